@@ -1,0 +1,46 @@
+"""Checks at the library's boundary, so bad input fails early with a message a student can act on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+
+def as_float_array(value, name: str) -> np.ndarray:
+    """Return ``value`` as a floating-point array, refusing anything that is not numeric.
+
+    Integer and boolean input is promoted to float64; float32 and float64 are kept as they are.
+    """
+    array = np.asarray(value)
+    if array.dtype == object or not (
+        np.issubdtype(array.dtype, np.number) or array.dtype == bool
+    ):
+        raise TypeError(f"{name} must be a numeric array, got dtype {array.dtype}")
+    if np.iscomplexobj(array):
+        raise TypeError(f"{name} must be real, got dtype {array.dtype}")
+    if not np.issubdtype(array.dtype, np.floating):
+        array = array.astype(np.float64)
+    return array
+
+
+def check_ndim(array: np.ndarray, ndim: int, name: str, shape_hint: str) -> None:
+    """Raise ``ValueError`` unless ``array`` has ``ndim`` dimensions."""
+    if array.ndim != ndim:
+        raise ValueError(f"{name} must have shape {shape_hint}, got shape {array.shape}")
+
+
+def check_same_shape(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
+    """Raise ``ValueError`` naming both arguments unless their shapes agree."""
+    if a.shape != b.shape:
+        raise ValueError(
+            f"{name_a} and {name_b} must have the same shape, got {a.shape} and {b.shape}"
+        )
+
+
+def check_choice(value: str, known: Iterable[str], what: str) -> str:
+    """Return ``value`` if it is one of ``known``, else raise ``ValueError`` listing them."""
+    known = list(known)
+    if value not in known:
+        raise ValueError(f"unknown {what} {value!r}; known: {', '.join(map(repr, known))}")
+    return value

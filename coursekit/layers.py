@@ -1,0 +1,245 @@
+"""Forward and backward primitives: the linear layer and the activation functions.
+
+Every primitive is a pair of pure functions. ``thing_forward(...)`` returns ``(out, cache)`` and
+``thing_backward(dout, cache)`` returns the gradients of a scalar loss with respect to the inputs,
+given the gradient ``dout`` with respect to ``out``. Caches are named tuples; inputs are never
+modified.
+
+Batches are rows: ``x`` has shape ``(m, n_in)``, ``W`` has shape ``(n_out, n_in)``, ``b`` has shape
+``(n_out,)`` and ``out = x @ W.T + b``, which is ``z = W x + b`` for one example.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import NamedTuple
+
+import numpy as np
+
+from coursekit._validation import as_float_array, check_choice, check_ndim, check_same_shape
+
+__all__ = [
+    "ACTIVATIONS",
+    "LinearCache",
+    "ActivationCache",
+    "linear_forward",
+    "linear_backward",
+    "step_forward",
+    "identity_forward",
+    "identity_backward",
+    "sigmoid",
+    "sigmoid_forward",
+    "sigmoid_backward",
+    "tanh_forward",
+    "tanh_backward",
+    "relu_forward",
+    "relu_backward",
+    "leaky_relu_forward",
+    "leaky_relu_backward",
+    "softplus_forward",
+    "softplus_backward",
+    "get_activation",
+]
+
+
+class LinearCache(NamedTuple):
+    """What :func:`linear_backward` needs: the input and the weights."""
+
+    x: np.ndarray
+    W: np.ndarray
+
+
+class ActivationCache(NamedTuple):
+    """What an activation's backward needs: its input ``z``, its output ``a``, and a parameter."""
+
+    z: np.ndarray
+    a: np.ndarray
+    alpha: float = 0.0
+
+
+def linear_forward(x, W, b) -> tuple[np.ndarray, LinearCache]:
+    """Affine map of a batch: ``out = x @ W.T + b``.
+
+    Parameters
+    ----------
+    x : array, shape (m, n_in)
+        One example per row.
+    W : array, shape (n_out, n_in)
+        Row ``j`` holds the weights into unit ``j``.
+    b : array, shape (n_out,)
+
+    Returns
+    -------
+    out : array, shape (m, n_out)
+    cache : LinearCache
+    """
+    x = as_float_array(x, "x")
+    W = as_float_array(W, "W")
+    b = as_float_array(b, "b")
+    check_ndim(x, 2, "x", "(m, n_in)")
+    check_ndim(W, 2, "W", "(n_out, n_in)")
+    check_ndim(b, 1, "b", "(n_out,)")
+    if x.shape[1] != W.shape[1]:
+        raise ValueError(
+            f"x has {x.shape[1]} features but W expects {W.shape[1]}: "
+            f"x.shape={x.shape}, W.shape={W.shape} (W is (n_out, n_in))"
+        )
+    if b.shape[0] != W.shape[0]:
+        raise ValueError(f"b must have shape ({W.shape[0]},) to match W.shape={W.shape}, got {b.shape}")
+    out = x @ W.T
+    out += b
+    return out, LinearCache(x, W)
+
+
+def linear_backward(dout, cache: LinearCache) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Gradients of the affine map.
+
+    Parameters
+    ----------
+    dout : array, shape (m, n_out)
+        Gradient of the loss with respect to ``out``.
+    cache : LinearCache
+        From :func:`linear_forward`.
+
+    Returns
+    -------
+    dx : array, shape (m, n_in)
+    dW : array, shape (n_out, n_in)
+    db : array, shape (n_out,)
+    """
+    x, W = cache
+    dout = as_float_array(dout, "dout")
+    expected = (x.shape[0], W.shape[0])
+    if dout.shape != expected:
+        raise ValueError(f"dout must have shape {expected} (m, n_out), got {dout.shape}")
+    dx = dout @ W
+    dW = dout.T @ x
+    db = dout.sum(axis=0)
+    return dx, dW, db
+
+
+def step_forward(z) -> tuple[np.ndarray, ActivationCache]:
+    """Heaviside step: 1 where ``z >= 0`` and 0 elsewhere, in the dtype of ``z``.
+
+    The step's derivative is zero almost everywhere, so it has no backward: the perceptron is
+    trained by its own rule, not by gradients.
+    """
+    z = as_float_array(z, "z")
+    a = (z >= 0).astype(z.dtype)
+    return a, ActivationCache(z, a)
+
+
+def identity_forward(z) -> tuple[np.ndarray, ActivationCache]:
+    """The identity, for a linear output layer."""
+    z = as_float_array(z, "z")
+    return z, ActivationCache(z, z)
+
+
+def identity_backward(da, cache: ActivationCache) -> np.ndarray:
+    """Gradient through the identity: ``dz = da``."""
+    return _checked_upstream(da, cache)
+
+
+def sigmoid(z: np.ndarray) -> np.ndarray:
+    """Logistic function ``1 / (1 + exp(-z))`` without overflow for any finite ``z``."""
+    # exp of a non-positive number never overflows; the two branches are the same function.
+    e = np.exp(-np.abs(z))
+    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def sigmoid_forward(z) -> tuple[np.ndarray, ActivationCache]:
+    """Logistic sigmoid. ``z`` has any shape; ``a`` has the same shape."""
+    z = as_float_array(z, "z")
+    a = sigmoid(z)
+    return a, ActivationCache(z, a)
+
+
+def sigmoid_backward(da, cache: ActivationCache) -> np.ndarray:
+    """``dz = da * a * (1 - a)``."""
+    da = _checked_upstream(da, cache)
+    a = cache.a
+    return da * a * (1.0 - a)
+
+
+def tanh_forward(z) -> tuple[np.ndarray, ActivationCache]:
+    """Hyperbolic tangent."""
+    z = as_float_array(z, "z")
+    a = np.tanh(z)
+    return a, ActivationCache(z, a)
+
+
+def tanh_backward(da, cache: ActivationCache) -> np.ndarray:
+    """``dz = da * (1 - a**2)``."""
+    da = _checked_upstream(da, cache)
+    return da * (1.0 - cache.a**2)
+
+
+def relu_forward(z) -> tuple[np.ndarray, ActivationCache]:
+    """Rectified linear unit ``max(0, z)``."""
+    z = as_float_array(z, "z")
+    a = np.maximum(z, 0)
+    return a, ActivationCache(z, a)
+
+
+def relu_backward(da, cache: ActivationCache) -> np.ndarray:
+    """``dz = da`` where ``z > 0`` and 0 elsewhere (the subgradient 0 is used at ``z = 0``)."""
+    da = _checked_upstream(da, cache)
+    return np.where(cache.z > 0, da, 0).astype(da.dtype, copy=False)
+
+
+def leaky_relu_forward(z, alpha: float = 0.01) -> tuple[np.ndarray, ActivationCache]:
+    """Leaky ReLU: ``z`` where ``z > 0`` and ``alpha * z`` elsewhere."""
+    z = as_float_array(z, "z")
+    a = np.where(z > 0, z, alpha * z).astype(z.dtype, copy=False)
+    return a, ActivationCache(z, a, alpha)
+
+
+def leaky_relu_backward(da, cache: ActivationCache) -> np.ndarray:
+    """``dz = da`` where ``z > 0`` and ``alpha * da`` elsewhere."""
+    da = _checked_upstream(da, cache)
+    return np.where(cache.z > 0, da, cache.alpha * da).astype(da.dtype, copy=False)
+
+
+def softplus_forward(z) -> tuple[np.ndarray, ActivationCache]:
+    """Softplus ``log(1 + exp(z))``, the smooth ReLU, computed without overflow."""
+    z = as_float_array(z, "z")
+    a = np.logaddexp(0, z).astype(z.dtype, copy=False)
+    return a, ActivationCache(z, a)
+
+
+def softplus_backward(da, cache: ActivationCache) -> np.ndarray:
+    """``dz = da * sigmoid(z)``: the derivative of softplus is the logistic function."""
+    da = _checked_upstream(da, cache)
+    return da * sigmoid(cache.z)
+
+
+def _checked_upstream(da, cache: ActivationCache) -> np.ndarray:
+    da = as_float_array(da, "da")
+    check_same_shape(da, cache.z, "da", "the activation's input z")
+    return da
+
+
+Forward = Callable[[np.ndarray], tuple[np.ndarray, ActivationCache]]
+Backward = Callable[[np.ndarray, ActivationCache], np.ndarray]
+
+#: Activation name -> (forward, backward). ``step`` is absent: it has no useful gradient.
+ACTIVATIONS: dict[str, tuple[Forward, Backward]] = {
+    "identity": (identity_forward, identity_backward),
+    "sigmoid": (sigmoid_forward, sigmoid_backward),
+    "tanh": (tanh_forward, tanh_backward),
+    "relu": (relu_forward, relu_backward),
+    "leaky_relu": (leaky_relu_forward, leaky_relu_backward),
+    "softplus": (softplus_forward, softplus_backward),
+}
+
+
+def get_activation(name: str) -> tuple[Forward, Backward]:
+    """Return the ``(forward, backward)`` pair of a named activation.
+
+    Raises
+    ------
+    ValueError
+        If ``name`` is unknown; the message lists the known names.
+    """
+    check_choice(name, ACTIVATIONS, "activation")
+    return ACTIVATIONS[name]

@@ -1,0 +1,182 @@
+"""Loss functions. Each returns ``(loss, dpred)``: the scalar loss and its gradient.
+
+Reductions are stated, because the notes use two conventions: the half sum of squares
+``1/2 sum (a - y)^2`` and the batch mean ``1/m sum``. Every loss here is numerically stable:
+logits as large as 1e4 in magnitude give finite losses and gradients with no warnings.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+
+from coursekit._validation import as_float_array, check_choice, check_ndim, check_same_shape
+from coursekit.layers import sigmoid
+
+__all__ = [
+    "LOSSES",
+    "squared_error",
+    "binary_cross_entropy",
+    "softmax",
+    "log_softmax",
+    "softmax_cross_entropy",
+    "l2_penalty",
+]
+
+REDUCTIONS = ("mean", "sum")
+
+
+def squared_error(pred, y, reduction: str = "sum") -> tuple[float, np.ndarray]:
+    """Half squared error.
+
+    ``reduction="sum"``: ``L = 1/2 * sum((pred - y)**2)``, the cost of the notes' two-layer
+    derivation. ``reduction="mean"``: the same divided by the number of examples ``m``.
+
+    Parameters
+    ----------
+    pred, y : array, shape (m,) or (m, k)
+        Predictions and targets; the shapes must agree.
+    reduction : {"sum", "mean"}
+
+    Returns
+    -------
+    loss : float
+    dpred : array, same shape as ``pred``
+    """
+    check_choice(reduction, REDUCTIONS, "reduction")
+    pred = as_float_array(pred, "pred")
+    y = as_float_array(y, "y")
+    check_same_shape(pred, y, "pred", "y")
+    if pred.ndim == 0:
+        raise ValueError("pred must have a batch axis: shape (m,) or (m, k), got a scalar")
+    diff = pred - y
+    scale = 1.0 if reduction == "sum" else 1.0 / pred.shape[0]
+    loss = 0.5 * scale * float(np.sum(diff * diff))
+    return loss, (scale * diff).astype(pred.dtype, copy=False)
+
+
+def binary_cross_entropy(logits, y, reduction: str = "mean") -> tuple[float, np.ndarray]:
+    """Cross-entropy of a sigmoid output, computed from the logits.
+
+    ``L = mean(log(1 + exp(z)) - y * z)`` over every entry (or the sum, with
+    ``reduction="sum"``), which equals
+    ``mean(-y log sigmoid(z) - (1 - y) log(1 - sigmoid(z)))`` without ever forming a log of 0.
+
+    Parameters
+    ----------
+    logits : array, shape (m,) or (m, k)
+        Pre-sigmoid scores ``z``.
+    y : array, same shape
+        Targets in [0, 1].
+    reduction : {"mean", "sum"}
+
+    Returns
+    -------
+    loss : float
+    dlogits : array, same shape as ``logits``: ``(sigmoid(z) - y) / logits.size`` for the mean
+    """
+    check_choice(reduction, REDUCTIONS, "reduction")
+    z = as_float_array(logits, "logits")
+    y = as_float_array(y, "y")
+    check_same_shape(z, y, "logits", "y")
+    if z.size == 0:
+        raise ValueError("logits is empty")
+    _check_probabilities(y, "y")
+    scale = 1.0 / z.size if reduction == "mean" else 1.0
+    loss = scale * float(np.sum(np.logaddexp(0, z) - y * z))
+    dlogits = scale * (sigmoid(z) - y)
+    return loss, dlogits.astype(z.dtype, copy=False)
+
+
+def log_softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise ``log(softmax(logits))``, shifted by the row maximum so that nothing overflows."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def softmax(logits) -> np.ndarray:
+    """Row-wise softmax of an array of shape (m, k)."""
+    logits = as_float_array(logits, "logits")
+    check_ndim(logits, 2, "logits", "(m, k)")
+    return np.exp(log_softmax(logits))
+
+
+def softmax_cross_entropy(logits, y, reduction: str = "mean") -> tuple[float, np.ndarray]:
+    """Softmax followed by cross-entropy, averaged over the batch (or summed).
+
+    Parameters
+    ----------
+    logits : array, shape (m, k)
+        Unnormalised class scores.
+    y : array of int, shape (m,), or array, shape (m, k)
+        Integer class labels in ``[0, k)``, or one-hot (or any probability) rows.
+    reduction : {"mean", "sum"}
+
+    Returns
+    -------
+    loss : float
+        ``-1/m * sum_i sum_c Y[i, c] * log softmax(logits)[i, c]``
+    dlogits : array, shape (m, k)
+        ``(softmax(logits) - Y) / m``
+    """
+    check_choice(reduction, REDUCTIONS, "reduction")
+    z = as_float_array(logits, "logits")
+    check_ndim(z, 2, "logits", "(m, k)")
+    m, k = z.shape
+    if m == 0:
+        raise ValueError("logits is empty: shape (0, k)")
+    Y = one_hot_targets(y, m, k)
+    logp = log_softmax(z)
+    scale = 1.0 / m if reduction == "mean" else 1.0
+    loss = -scale * float(np.sum(Y * logp))
+    dlogits = scale * (np.exp(logp) - Y)
+    return loss, dlogits.astype(z.dtype, copy=False)
+
+
+def one_hot_targets(y, m: int, k: int) -> np.ndarray:
+    """Turn integer labels of shape (m,) or target rows of shape (m, k) into rows of shape (m, k)."""
+    y = np.asarray(y)
+    if y.ndim == 1 and (np.issubdtype(y.dtype, np.integer) or y.dtype == bool):
+        if y.shape[0] != m:
+            raise ValueError(f"y has {y.shape[0]} labels but logits has {m} rows")
+        if y.size and (y.min() < 0 or y.max() >= k):
+            raise ValueError(f"integer labels must lie in [0, {k}), got range [{y.min()}, {y.max()}]")
+        Y = np.zeros((m, k))
+        Y[np.arange(m), y] = 1.0
+        return Y
+    if y.ndim == 1:
+        raise TypeError(
+            f"y of shape ({y.shape[0]},) must hold integer class labels, got dtype {y.dtype}"
+        )
+    Y = as_float_array(y, "y")
+    if Y.shape != (m, k):
+        raise ValueError(f"one-hot y must have shape ({m}, {k}) like logits, got {Y.shape}")
+    _check_probabilities(Y, "y")
+    return Y
+
+
+def l2_penalty(weights: Iterable[np.ndarray], lam: float) -> tuple[float, list[np.ndarray]]:
+    """The weight-decay term ``lam/2 * sum ||W||_F^2`` over the given weight matrices.
+
+    Biases are not penalised, as in the notes. Returns the penalty and its gradient ``lam * W``
+    for each matrix, in order.
+    """
+    if lam < 0:
+        raise ValueError(f"the L2 strength must be >= 0, got {lam}")
+    weights = list(weights)
+    penalty = 0.5 * lam * sum(float(np.sum(W * W)) for W in weights)
+    return penalty, [lam * W for W in weights]
+
+
+def _check_probabilities(y: np.ndarray, name: str) -> None:
+    if not np.all(np.isfinite(y)) or (y.size and (y.min() < 0 or y.max() > 1)):
+        raise ValueError(f"{name} must hold targets in [0, 1]")
+
+
+#: Output-loss name -> function, for :class:`coursekit.MLP`.
+LOSSES = {
+    "squared_error": squared_error,
+    "binary_cross_entropy": binary_cross_entropy,
+    "softmax_cross_entropy": softmax_cross_entropy,
+}

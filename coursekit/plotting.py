@@ -1,0 +1,138 @@
+"""Plots of classifiers in the plane. Views keep their artists, so updates redraw in place."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.colors import ListedColormap
+
+__all__ = [
+    "CLASS_COLORS",
+    "grid",
+    "plot_decision_boundary",
+    "LinearBoundaryView",
+    "boundary_segment",
+    "plot_linear_boundary",
+]
+
+#: Colours of class 0 and class 1, used by every plot in the course.
+CLASS_COLORS = ("#2b6cb0", "#dd6b20")
+_REGION_CMAP = ListedColormap(["#cfe0f3", "#fbe0c8"])
+
+
+def grid(xlim: tuple[float, float], ylim: tuple[float, float], resolution: int = 200) -> np.ndarray:
+    """Points of a regular grid over a rectangle, shape (resolution**2, 2), row by row."""
+    xs = np.linspace(*xlim, resolution)
+    ys = np.linspace(*ylim, resolution)
+    xx, yy = np.meshgrid(xs, ys)
+    return np.column_stack([xx.ravel(), yy.ravel()])
+
+
+def _scatter_classes(ax: Axes, X: np.ndarray, y: np.ndarray) -> list:
+    artists = []
+    for label, color in enumerate(CLASS_COLORS):
+        pts = X[y == label]
+        artists.append(
+            ax.scatter(pts[:, 0], pts[:, 1], s=90, c=color, edgecolors="black", zorder=3,
+                       label=f"y = {label}")
+        )
+    return artists
+
+
+def plot_decision_boundary(
+    predict: Callable[[np.ndarray], np.ndarray],
+    X,
+    y,
+    ax: Axes | None = None,
+    resolution: int = 200,
+    margin: float = 0.5,
+) -> Axes:
+    """Shade the regions a classifier assigns to each class, with the data on top.
+
+    Parameters
+    ----------
+    predict : callable
+        Maps an array of shape (k, 2) to labels of shape (k,).
+    X : array, shape (m, 2)
+    y : int array, shape (m,)
+    ax : matplotlib Axes, optional
+        Drawn on a new figure's axes if not given.
+    """
+    import matplotlib.pyplot as plt
+
+    X = np.asarray(X, dtype=float)
+    y = np.asarray(y)
+    if X.ndim != 2 or X.shape[1] != 2:
+        raise ValueError(f"X must have shape (m, 2) to be drawn in the plane, got {X.shape}")
+    ax = ax or plt.subplots(figsize=(4, 4))[1]
+    xlim = (X[:, 0].min() - margin, X[:, 0].max() + margin)
+    ylim = (X[:, 1].min() - margin, X[:, 1].max() + margin)
+    labels = np.asarray(predict(grid(xlim, ylim, resolution))).reshape(resolution, resolution)
+    ax.imshow(labels, origin="lower", extent=(*xlim, *ylim), cmap=_REGION_CMAP, vmin=0, vmax=1,
+              aspect="auto", interpolation="nearest")
+    _scatter_classes(ax, X, y)
+    ax.set(xlim=xlim, ylim=ylim, xlabel="$x_1$", ylabel="$x_2$")
+    return ax
+
+
+class LinearBoundaryView:
+    """A linear threshold unit in the plane: its regions, its line, and the points it gets wrong.
+
+    Create it once on an Axes, then call :meth:`update` as often as the weights change; the same
+    artists are reused, so nothing is rebuilt.
+    """
+
+    def __init__(self, ax: Axes, lim: tuple[float, float] = (-0.5, 1.5), resolution: int = 120):
+        self.ax = ax
+        self.lim = lim
+        self._grid = grid(lim, lim, resolution)
+        self._resolution = resolution
+        self.region = ax.imshow(
+            np.zeros((resolution, resolution)), origin="lower", extent=(*lim, *lim),
+            cmap=_REGION_CMAP, vmin=0, vmax=1, interpolation="nearest", zorder=0,
+        )
+        (self.line,) = ax.plot([], [], color="black", lw=2, zorder=2, label="$w \\cdot x + b = 0$")
+        self.points = [ax.scatter([], [], s=110, c=c, edgecolors="black", zorder=3, label=f"y = {k}")
+                       for k, c in enumerate(CLASS_COLORS)]
+        self.wrong = ax.scatter([], [], s=420, facecolors="none", edgecolors="crimson", linewidths=2.5,
+                                zorder=4, label="misclassified")
+        ax.set(xlim=lim, ylim=lim, xlabel="$x_1$", ylabel="$x_2$", aspect="equal")
+        ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
+
+    def update(self, w, b: float, X: np.ndarray, y: np.ndarray) -> np.ndarray:
+        """Redraw for weights ``w`` (shape (2,)) and bias ``b``; return the mask of wrong points."""
+        w = np.asarray(w, dtype=float)
+        self.region.set_data((self._grid @ w + b >= 0).reshape(self._resolution, self._resolution))
+        self.line.set_data(*boundary_segment(w, b, self.lim))
+        for label, artist in enumerate(self.points):
+            artist.set_offsets(X[y == label].reshape(-1, 2))
+        wrong = (X @ w + b >= 0).astype(int) != y
+        self.wrong.set_offsets(X[wrong].reshape(-1, 2))
+        return wrong
+
+
+def boundary_segment(w, b: float, lim: tuple[float, float]) -> tuple[np.ndarray, np.ndarray]:
+    """End points of the line ``w1 x1 + w2 x2 + b = 0`` inside the square ``lim`` x ``lim``.
+
+    Returns empty arrays when ``w`` is zero (no line: the unit predicts one class everywhere).
+    """
+    w1, w2 = float(w[0]), float(w[1])
+    lo, hi = lim
+    if abs(w2) >= abs(w1) and w2 != 0:
+        xs = np.array([lo, hi])
+        return xs, -(w1 * xs + b) / w2
+    if w1 != 0:
+        ys = np.array([lo, hi])
+        return -(w2 * ys + b) / w1, ys
+    return np.array([]), np.array([])
+
+
+def plot_linear_boundary(w, b: float, X, y, ax: Axes | None = None) -> Axes:
+    """A static :class:`LinearBoundaryView` of one perceptron on a dataset."""
+    import matplotlib.pyplot as plt
+
+    ax = ax or plt.subplots(figsize=(4, 4))[1]
+    LinearBoundaryView(ax).update(w, b, np.asarray(X, dtype=float), np.asarray(y))
+    return ax

@@ -1,0 +1,9 @@
+"""Interactive explorers for self-study. Each one shows itself when it is the last line of a cell.
+
+Run without a widget front end (nbconvert, nbclient), an explorer shows a static picture instead.
+"""
+
+from coursekit.widgets.base import Explorer
+from coursekit.widgets.perceptron import PerceptronExplorer
+
+__all__ = ["Explorer", "PerceptronExplorer"]
