@@ -1,0 +1,52 @@
+# Every routine command of the course. Needs only Python 3.11 (or newer) and make.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+PORT   ?= 8888
+# JupyterLab refuses to start as root unless told that it is on purpose.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+.PHONY: help lab test lint lessons lessons-check grade-demo clean
+
+help:
+	@echo "make lab         set up .venv (first time) and open JupyterLab on lessons/"
+	@echo "make test        set up .venv with the dev extra and run every test, ruff included"
+	@echo "make lessons     regenerate lessons/ from solutions/"
+	@echo "make grade-demo  grade the demo class of lesson 1 and print the grades"
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+# Reinstall when pyproject.toml changes.
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@ $(VENV)/.installed
+
+lab: $(VENV)/.installed
+	$(BIN)/jupyter lab --ServerApp.root_dir=lessons --port $(PORT) $(ROOT_FLAG)
+
+lint: $(VENV)/.installed-dev
+	$(BIN)/ruff check .
+
+test: $(VENV)/.installed-dev lint
+	$(BIN)/python -m pytest
+
+lessons: $(VENV)/.installed
+	$(BIN)/coursekit lessons
+
+lessons-check: $(VENV)/.installed
+	$(BIN)/coursekit lessons --check
+
+DEMO := autograder/demo-out
+grade-demo: $(VENV)/.installed
+	rm -rf $(DEMO)
+	$(BIN)/coursekit demo-class 01-perceptron $(DEMO)/submissions
+	$(BIN)/coursekit grade 01-perceptron $(DEMO)/submissions --out $(DEMO)/graded --timeout 10
+
+clean:
+	rm -rf $(DEMO) autograder/gradebook.db artifacts .pytest_cache

@@ -1,0 +1,254 @@
+"""``coursekit grade``: grade a class's notebooks for one assignment with nbgrader, in one command.
+
+The output folder is itself an nbgrader course directory (its ``release``, ``submitted``,
+``autograded`` and ``feedback`` folders and a SQLite gradebook), whose source is the course's
+``solutions/``, so nbgrader's own commands also work on it. Each student is autograded on their
+own: a notebook that is not JSON, raises, or loops forever costs that student only.
+"""
+
+from __future__ import annotations
+
+import csv
+import html
+import logging
+import shutil
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from coursekit.grading.course import Course, CourseError
+from coursekit.grading.intake import Submission, collect
+
+
+@dataclass
+class Question:
+    """A graded test cell."""
+
+    notebook: str
+    grade_id: str
+    max_score: float
+
+
+@dataclass
+class StudentResult:
+    """One student's grades for one assignment."""
+
+    student: str
+    scores: dict[str, float]
+    max_score: float
+    problems: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    feedback: list[Path] = field(default_factory=list)
+    seconds: float = 0.0
+
+    @property
+    def score(self) -> float:
+        return sum(self.scores.values())
+
+    @property
+    def status(self) -> str:
+        return "problem" if self.problems else "ok"
+
+
+@dataclass
+class GradingRun:
+    """The outcome of :func:`grade`."""
+
+    assignment: str
+    questions: list[Question]
+    results: list[StudentResult]
+    skipped: list[str]
+    out: Path
+
+    @property
+    def max_score(self) -> float:
+        return sum(q.max_score for q in self.questions)
+
+    def by_student(self) -> dict[str, StudentResult]:
+        return {r.student: r for r in self.results}
+
+
+def question_key(question: Question, questions: list[Question]) -> str:
+    """Column name of a question: its grade id, prefixed by the notebook when there are several."""
+    notebooks = {q.notebook for q in questions}
+    return question.grade_id if len(notebooks) == 1 else f"{question.notebook}:{question.grade_id}"
+
+
+def grade(
+    assignment: str,
+    submissions: str | Path,
+    out: str | Path,
+    course: Course | None = None,
+    timeout: int = 60,
+    students: list[str] | None = None,
+    log=print,
+) -> GradingRun:
+    """Autograde every submission of ``assignment`` and write the gradebook, feedback and CSV.
+
+    Parameters
+    ----------
+    assignment : str
+        Assignment id, a folder of the course's source directory (e.g. ``"01-perceptron"``).
+    submissions : path
+        One folder per student, or ``<student>.ipynb`` files.
+    out : path
+        Where the gradebook (``gradebook.db``), ``feedback/`` and ``grades.csv`` are written.
+    course : Course, optional
+        Found from the working directory by default.
+    timeout : int
+        Seconds each cell may run before it is interrupted and counted as failed.
+    students : list of str, optional
+        Grade only these students.
+    log : callable
+        Receives one line of progress per student.
+    """
+    course = course or Course.find()
+    notebook_names = course.notebooks(assignment)
+    out = Path(out).resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    api = _nbgrader_api(course, out, timeout)
+    generated = api.generate_assignment(assignment, force=True, create=True)
+    if not generated["success"]:
+        raise CourseError(f"nbgrader could not generate {assignment}:\n{generated.get('error', '')}")
+
+    collected, skipped = collect(submissions, notebook_names)
+    if students:
+        unknown = sorted(set(students) - {s.student for s in collected})
+        if unknown:
+            raise CourseError(f"no submission for student(s) {', '.join(unknown)} in {submissions}")
+        collected = [s for s in collected if s.student in students]
+    questions = _questions(api, assignment)
+
+    results = []
+    for i, submission in enumerate(collected, 1):
+        started = time.perf_counter()
+        result = _grade_one(api, assignment, submission, questions, out)
+        result.seconds = time.perf_counter() - started
+        results.append(result)
+        problem = f"  ({'; '.join(result.problems)})" if result.problems else ""
+        log(f"[{i}/{len(collected)}] {submission.student}: {result.score:g}/{result.max_score:g}{problem}")
+
+    run = GradingRun(assignment, questions, results, skipped, out)
+    write_csv(run, out / "grades.csv")
+    return run
+
+
+def _nbgrader_api(course: Course, out: Path, timeout: int):
+    from nbgrader.apps import NbGraderAPI
+
+    config = Course.config_of(course.root)
+    directory = config.CourseDirectory
+    directory.root = str(out)
+    directory.source_directory = str(course.source)
+    directory.release_directory = str(out / "release")
+    directory.db_url = f"sqlite:///{out / 'gradebook.db'}"
+    config.Execute.timeout = int(timeout)
+    config.Execute.interrupt_on_timeout = True
+    config.NbGraderAPI.log_level = logging.WARNING
+    return NbGraderAPI(config=config)
+
+
+def _questions(api, assignment: str) -> list[Question]:
+    from nbgrader.api import Gradebook
+
+    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+        record = gb.find_assignment(assignment)
+        return [
+            Question(nb.name, cell.name, float(cell.max_score))
+            for nb in sorted(record.notebooks, key=lambda n: n.name)
+            for cell in sorted(nb.grade_cells, key=lambda c: c.id)
+        ]
+
+
+def _grade_one(api, assignment: str, submission: Submission, questions, out: Path) -> StudentResult:
+    student = submission.student
+    max_score = sum(q.max_score for q in questions)
+    result = StudentResult(student, {question_key(q, questions): 0.0 for q in questions}, max_score,
+                           notes=list(submission.notes))
+    result.problems.extend(f"{nb}.ipynb: {why}" for nb, why in submission.failures.items())
+
+    target = out / "submitted" / student / assignment
+    shutil.rmtree(target, ignore_errors=True)
+    target.mkdir(parents=True)
+    for name, path in submission.notebooks.items():
+        shutil.copyfile(path, target / f"{name}.ipynb")
+
+    if submission.notebooks:
+        graded = api.autograde(assignment, student, force=True, create=True)
+        if not graded["success"]:
+            result.problems.append("autograding failed: " + _last_line(graded.get("error") or graded.get("log")))
+        else:
+            _read_scores(api, assignment, student, questions, result)
+            feedback = api.generate_feedback(assignment, student, force=True)
+            if not feedback["success"]:
+                result.notes.append("feedback could not be generated: " + _last_line(feedback.get("error")))
+    feedback_dir = out / "feedback" / student / assignment
+    for name, why in submission.failures.items():
+        _write_failure_feedback(feedback_dir / f"{name}.html", student, assignment, name, why)
+    result.feedback = sorted(feedback_dir.glob("*.html")) if feedback_dir.is_dir() else []
+    return result
+
+
+def _read_scores(api, assignment, student, questions, result: StudentResult) -> None:
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+        for q in questions:
+            try:
+                grade_record = gb.find_grade(q.grade_id, q.notebook, assignment, student)
+            except MissingEntry:
+                continue  # this notebook was not handed in
+            result.scores[question_key(q, questions)] = float(grade_record.score or 0.0)
+
+
+def _last_line(text: str | None) -> str:
+    lines = [line for line in (text or "").strip().splitlines() if line.strip()]
+    return lines[-1].strip() if lines else "unknown error"
+
+
+def _write_failure_feedback(path: Path, student: str, assignment: str, notebook: str, why: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(assignment)}: {html.escape(notebook)}</title></head><body>"
+        f"<h1>{html.escape(assignment)} / {html.escape(notebook)}.ipynb</h1>"
+        f"<p>Student: {html.escape(student)}</p>"
+        f"<p><strong>Not graded, score 0:</strong> {html.escape(why)}.</p>"
+        "<p>Hand in the notebook as saved by Jupyter (File &rarr; Save), under its original name.</p>"
+        "</body></html>",
+        encoding="utf-8",
+    )
+
+
+def write_csv(run: GradingRun, path: Path) -> None:
+    """``grades.csv``: student_id, score, max_score, one column per question, then status."""
+    keys = [question_key(q, run.questions) for q in run.questions]
+    tmp = path.with_suffix(".csv.tmp")
+    with tmp.open("w", newline="", encoding="utf-8") as f:
+        writer = csv.writer(f)
+        writer.writerow(["student_id", "score", "max_score", *keys, "status", "problems"])
+        for r in run.results:
+            writer.writerow([r.student, _fmt(r.score), _fmt(r.max_score),
+                             *(_fmt(r.scores[k]) for k in keys), r.status, "; ".join(r.problems)])
+    tmp.replace(path)
+
+
+def _fmt(x: float) -> str:
+    return f"{x:g}"
+
+
+def summary_table(run: GradingRun) -> str:
+    """A plain-text table of every student's scores, for the terminal."""
+    keys = [question_key(q, run.questions) for q in run.questions]
+    header = ["student", "score", *keys, "status"]
+    rows = [[r.student, f"{r.score:g}/{r.max_score:g}", *(f"{r.scores[k]:g}" for k in keys),
+             r.status if not r.problems else "; ".join(r.problems)] for r in run.results]
+    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header) - 1)]
+    lines = []
+    for row in [header, *rows]:
+        lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths)) + "  " + str(row[-1]))
+    lines.insert(1, "-" * len(lines[0]))
+    if run.skipped:
+        lines.append("")
+        lines.extend(f"skipped {s}" for s in run.skipped)
+    return "\n".join(lines)

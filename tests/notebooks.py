@@ -1,0 +1,47 @@
+"""Helpers to find and execute the course's notebooks in the tests."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import nbclient
+import nbformat
+
+ROOT = Path(__file__).resolve().parents[1]
+SOLUTIONS = sorted((ROOT / "solutions").glob("*/*.ipynb"))
+
+
+def lesson_of(solution: Path) -> Path:
+    """The generated student notebook of an instructor notebook."""
+    return ROOT / "lessons" / solution.relative_to(ROOT / "solutions")
+
+
+def execute(path: Path, allow_errors: bool = False, timeout: int = 120):
+    """Run a notebook top to bottom in its own folder; return the executed notebook."""
+    nb = nbformat.read(path, as_version=4)
+    client = nbclient.NotebookClient(
+        nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    client.execute()
+    return nb
+
+
+def errors(nb) -> list[tuple[int, dict]]:
+    """``(cell index, error output)`` for every cell that raised."""
+    return [
+        (i, out)
+        for i, cell in enumerate(nb.cells)
+        if cell.cell_type == "code"
+        for out in cell.get("outputs", [])
+        if out.get("output_type") == "error"
+    ]
+
+
+def nbgrader_meta(cell) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {})
+
+
+def graded_cells(nb) -> list[int]:
+    """Indices of the graded test cells."""
+    return [i for i, c in enumerate(nb.cells) if nbgrader_meta(c).get("grade") and c.cell_type == "code"]

@@ -1,0 +1,181 @@
+"""Grading, end to end: the demo class of lesson 1 gets exactly the scores it earned."""
+
+import csv
+import subprocess
+import sys
+
+import nbformat
+import pytest
+from notebooks import ROOT
+
+from coursekit.grading.course import Course, CourseError
+from coursekit.grading.demo import make_demo_class
+from coursekit.grading.intake import collect, unreadable_reason
+from coursekit.grading.pipeline import grade, summary_table
+
+COURSE = Course.load(ROOT / "autograder")
+ASSIGNMENT = "01-perceptron"
+# Lesson 1's points: predict 2, perceptron_update 3, train_perceptron 3.
+QUESTIONS = {"test_predict": 2, "test_perceptron_update": 3, "test_train_perceptron": 3}
+EXPECTED = {
+    "ada": {"test_predict": 2, "test_perceptron_update": 3, "test_train_perceptron": 3},
+    "ben": {"test_predict": 2, "test_perceptron_update": 0, "test_train_perceptron": 0},
+    "cy": {"test_predict": 0, "test_perceptron_update": 0, "test_train_perceptron": 0},
+    "dee": {"test_predict": 0, "test_perceptron_update": 3, "test_train_perceptron": 3},
+    "eve": {"test_predict": 0, "test_perceptron_update": 0, "test_train_perceptron": 0},
+    "gus": {"test_predict": 2, "test_perceptron_update": 3, "test_train_perceptron": 3},
+}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    root = tmp_path_factory.mktemp("demo")
+    make_demo_class(ASSIGNMENT, root / "submissions", COURSE)
+    lines = []
+    run = grade(ASSIGNMENT, root / "submissions", root / "out", COURSE, timeout=5, log=lines.append)
+    return run, root, lines
+
+
+def test_each_demo_student_gets_exactly_what_they_earned(demo):
+    run, _, _ = demo
+    assert [q.grade_id for q in run.questions] == list(QUESTIONS)
+    assert [q.max_score for q in run.questions] == list(QUESTIONS.values())
+    got = {r.student: r.scores for r in run.results}
+    assert got == EXPECTED
+    assert {r.student: r.max_score for r in run.results} == dict.fromkeys(EXPECTED, 8)
+
+
+def test_broken_submissions_are_reported_with_their_reason(demo):
+    run, _, lines = demo
+    results = run.by_student()
+    assert results["cy"].problems and "not JSON" in results["cy"].problems[0]
+    assert not results["ada"].problems and not results["dee"].problems
+    assert any(line.startswith("[3/6] cy: 0/8") and "not JSON" in line for line in lines)
+
+
+def test_grades_csv_has_a_column_per_question(demo):
+    _, root, _ = demo
+    with open(root / "out" / "grades.csv", newline="") as f:
+        rows = list(csv.DictReader(f))
+    assert list(rows[0])[:6] == ["student_id", "score", "max_score", *QUESTIONS]
+    by_student = {row["student_id"]: row for row in rows}
+    assert set(by_student) == set(EXPECTED)
+    for student, scores in EXPECTED.items():
+        row = by_student[student]
+        assert float(row["score"]) == sum(scores.values())
+        assert float(row["max_score"]) == 8
+        assert {q: float(row[q]) for q in QUESTIONS} == scores
+
+
+def test_every_student_gets_feedback_html(demo):
+    run, root, _ = demo
+    for result in run.results:
+        assert result.feedback, f"no feedback for {result.student}"
+        text = result.feedback[0].read_text()
+        assert "<html" in text.lower()
+    assert "not JSON" in run.by_student()["cy"].feedback[0].read_text()
+
+
+def test_gradebook_is_an_nbgrader_gradebook(demo):
+    from nbgrader.api import Gradebook
+
+    _, root, _ = demo
+    with Gradebook(f"sqlite:///{root / 'out' / 'gradebook.db'}", "coursekit") as gb:
+        assert gb.find_submission(ASSIGNMENT, "ada").score == 8
+        assert gb.find_submission(ASSIGNMENT, "ben").score == 2
+
+
+def test_summary_table_lists_every_student(demo):
+    run, _, _ = demo
+    table = summary_table(run)
+    for student, scores in EXPECTED.items():
+        assert f"{student}  " in table and f"{sum(scores.values())}/8" in table
+
+
+def test_grading_again_gives_the_same_grades(demo, tmp_path):
+    run, root, _ = demo
+    again = grade(ASSIGNMENT, root / "submissions", root / "out", COURSE, timeout=5,
+                  students=["ben"], log=lambda _: None)
+    assert again.by_student()["ben"].scores == EXPECTED["ben"]
+
+
+def test_cli_grades_one_student_and_prints_a_table(demo, tmp_path):
+    _, root, _ = demo
+    done = subprocess.run(
+        [sys.executable, "-m", "coursekit.cli", "--course", str(ROOT / "autograder"), "grade", ASSIGNMENT,
+         str(root / "submissions"), "--out", str(tmp_path / "out"), "--student", "ada"],
+        capture_output=True, text=True, timeout=300,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "ada" in done.stdout and "8/8" in done.stdout
+    assert (tmp_path / "out" / "grades.csv").is_file()
+
+
+def test_cli_reports_unknown_assignment_clearly(tmp_path):
+    done = subprocess.run(
+        [sys.executable, "-m", "coursekit.cli", "--course", str(ROOT / "autograder"), "grade", "99-nope",
+         str(tmp_path), "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 2
+    assert "unknown assignment '99-nope'" in done.stderr and ASSIGNMENT in done.stderr
+
+
+def test_unknown_student_is_refused(demo, tmp_path):
+    _, root, _ = demo
+    with pytest.raises(CourseError, match="no submission for student"):
+        grade(ASSIGNMENT, root / "submissions", tmp_path, COURSE, students=["zed"])
+
+
+# -- intake --------------------------------------------------------------------------------------
+
+
+def write_nb(path):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1 + 1")]), path)
+
+
+def test_intake_finds_folders_loose_files_and_renamed_notebooks(tmp_path):
+    write_nb(tmp_path / "ann" / "perceptron.ipynb")
+    write_nb(tmp_path / "bob" / "nested" / "perceptron.ipynb")
+    write_nb(tmp_path / "cat" / "perceptron (1).ipynb")
+    write_nb(tmp_path / "dan.ipynb")
+    (tmp_path / "notes.txt").write_text("not a submission")
+    subs, skipped = collect(tmp_path, ["perceptron"])
+    by = {s.student: s for s in subs}
+    assert sorted(by) == ["ann", "bob", "cat", "dan"]
+    assert by["bob"].notebooks["perceptron"].parent.name == "nested"
+    assert by["cat"].notebooks["perceptron"].name == "perceptron (1).ipynb"
+    assert "renamed" in by["cat"].notes[0]
+    assert not any(s.failures for s in subs)
+    assert skipped == ["notes.txt: not a folder or a .ipynb file"]
+
+
+def test_intake_reports_missing_empty_and_corrupt_notebooks(tmp_path):
+    (tmp_path / "ann").mkdir()
+    (tmp_path / "bob").mkdir()
+    (tmp_path / "bob" / "perceptron.ipynb").write_text("")
+    (tmp_path / "cat").mkdir()
+    (tmp_path / "cat" / "perceptron.ipynb").write_text('{"cells": [], "nbformat": 3}')
+    (tmp_path / "dan").mkdir()
+    (tmp_path / "dan" / "perceptron.ipynb").write_bytes(b"\xff\xfe garbage")
+    subs, _ = collect(tmp_path, ["perceptron"])
+    reasons = {s.student: s.failures.get("perceptron", "") for s in subs}
+    assert reasons["ann"] == "no perceptron.ipynb handed in"
+    assert reasons["bob"] == "the file is empty"
+    assert "format version 3" in reasons["cat"]
+    assert "not JSON" in reasons["dan"]
+
+
+def test_intake_refuses_unusable_student_ids(tmp_path):
+    write_nb(tmp_path / "-rf" / "perceptron.ipynb")
+    write_nb(tmp_path / "ok_student" / "perceptron.ipynb")
+    subs, skipped = collect(tmp_path, ["perceptron"])
+    assert [s.student for s in subs] == ["ok_student"]
+    assert "not a usable student id" in skipped[0]
+
+
+def test_invalid_notebook_structure_is_explained(tmp_path):
+    path = tmp_path / "x.ipynb"
+    path.write_text('{"cells": [{"cell_type": "code"}], "nbformat": 4, "nbformat_minor": 5, "metadata": {}}')
+    assert unreadable_reason(path).startswith("not a valid notebook")

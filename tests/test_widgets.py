@@ -1,0 +1,81 @@
+"""The explorers, headless: controls move the plotted artists in place."""
+
+import base64
+
+import numpy as np
+import pytest
+
+from coursekit.widgets import PerceptronExplorer
+
+
+def line_points(explorer):
+    x, y = explorer.view.line.get_data()
+    return np.column_stack([x, y])
+
+
+def test_sliders_move_the_decision_line_in_place():
+    explorer = PerceptronExplorer(gate="AND")
+    line, figures_axes = explorer.view.line, list(explorer.fig.axes)
+    png_before = explorer.png()
+    explorer.set_weights([1.0, 1.0], -1.5)
+    # Every drawn point must satisfy w . x + b = 0 for the new weights.
+    pts = line_points(explorer)
+    assert len(pts) == 2
+    np.testing.assert_allclose(pts @ np.array([1.0, 1.0]) - 1.5, 0.0, atol=1e-12)
+    assert explorer.view.line is line and explorer.fig.axes == figures_axes
+    assert explorer.png() != png_before
+    assert explorer.image.value == explorer.png()
+
+
+def test_one_slider_change_redraws():
+    explorer = PerceptronExplorer(gate="OR", w=(1.0, 1.0), b=-0.5)
+    before = line_points(explorer).copy()
+    explorer.sliders["b"].value = -1.5
+    after = line_points(explorer)
+    assert not np.allclose(before, after)
+    np.testing.assert_allclose(after @ np.array([1.0, 1.0]) - 1.5, 0.0, atol=1e-12)
+
+
+def test_misclassified_points_are_marked():
+    explorer = PerceptronExplorer(gate="AND", w=(1.0, 1.0), b=-0.5)
+    # x1 + x2 - 0.5 >= 0 says 1 for (0,1), (1,0), (1,1); AND says 1 only for (1,1).
+    wrong = {tuple(p) for p in explorer.view.wrong.get_offsets()}
+    assert wrong == {(0.0, 1.0), (1.0, 0.0)}
+    assert "2 of 4 right" in explorer.readout.value
+    explorer.set_weights([1.0, 1.0], -1.5)
+    assert len(explorer.view.wrong.get_offsets()) == 0
+    assert "4 of 4 right" in explorer.readout.value
+
+
+def test_step_applies_the_perceptron_rule_to_the_next_example():
+    explorer = PerceptronExplorer(gate="AND", w=(0.0, 0.0), b=0.0, lr=0.5)
+    # Example (0, 0) has label 0 but z = 0 predicts 1: w += 0.5 * (0 - 1) * (0, 0), b -= 0.5.
+    explorer.step()
+    w, b = explorer.weights
+    np.testing.assert_allclose(w, [0.0, 0.0])
+    assert b == pytest.approx(-0.5)
+    # Example (0, 1): z = -0.5 predicts 0, label 0: nothing changes.
+    explorer.step()
+    assert explorer.weights[1] == pytest.approx(-0.5)
+    assert explorer.updates == 1
+    explorer.reset()
+    assert explorer.weights[1] == 0.0 and explorer.next_index == 0
+
+
+def test_gate_menu_swaps_the_data():
+    explorer = PerceptronExplorer(gate="AND", w=(1.0, 1.0), b=-1.5)
+    assert "4 of 4 right" in explorer.readout.value
+    explorer.gate.value = "XOR"
+    np.testing.assert_array_equal(explorer.y, [0, 1, 1, 0])
+    assert "4 of 4 right" not in explorer.readout.value
+
+
+def test_headless_display_falls_back_to_a_static_png():
+    bundle = PerceptronExplorer()._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert base64.b64decode(bundle["image/png"]).startswith(b"\x89PNG")
+
+
+def test_unknown_gate_is_refused():
+    with pytest.raises(ValueError, match="known: 'AND'"):
+        PerceptronExplorer(gate="XNOR")
