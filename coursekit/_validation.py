@@ -1,4 +1,4 @@
-"""Checks at the library's boundary, so bad input fails early with a message a student can act on."""
+"""Checks at the library's boundary: bad input fails early, with a message a student can act on."""
 
 from __future__ import annotations
 

@@ -233,10 +233,14 @@ def gradcheck(
         Finite-difference step; 1e-5 for float64 and 1e-2 for float32 by default.
     tol : float, optional
         Largest accepted error per check: ``|numeric - analytic|`` divided by
-        ``max(|numeric| + |analytic|, atol)``. 1e-5 for float64, 1e-2 for float32.
+        ``max(|numeric| + |analytic|, atol / tol)``, so a difference smaller than ``atol`` always
+        passes. 1e-5 for float64, 1e-2 for float32.
     atol : float, optional
         Differences below this are rounding noise; defaults to ``1e-8 * max(1, |f()|)`` in
-        float64.
+        float64 and ``1e-4 * max(1, |f()|)`` in float32. A central difference carries an absolute
+        error of about ``eps * |f| / h`` whatever the size of the gradient, so entries whose
+        gradient is that small (vanishing gradients, nearly unused inputs) can only be judged
+        against this floor.
     full_limit : int
         Arrays with at most this many entries are differenced entry by entry.
     n_directions, n_coords : int
@@ -266,7 +270,10 @@ def gradcheck(
     checks = []
     for name, p in params.items():
         checks.append(
-            _check_one(probe, name, p, grads.get(name), h, tol, atol, full_limit, n_directions, n_coords, rng)
+            _check_one(
+                probe, name, p, grads.get(name), h, tol, atol,
+                full_limit, n_directions, n_coords, rng,
+            )
         )
     notes = []
     extra = sorted(set(grads) - set(params))
@@ -277,22 +284,33 @@ def gradcheck(
     return GradcheckReport(checks, tol, probe.count, notes)
 
 
-def _check_one(probe, name, p, g, h, tol, atol, full_limit, n_directions, n_coords, rng) -> ParamCheck:
+def _check_one(
+    probe, name, p, g, h, tol, atol, full_limit, n_directions, n_coords, rng
+) -> ParamCheck:
     if g is None:
-        return ParamCheck(name, False, np.inf, "not checked", problem=f"grads has no entry {name!r}")
+        return ParamCheck(
+            name, False, np.inf, "not checked", problem=f"grads has no entry {name!r}"
+        )
     g = np.asarray(g)
     if g.shape != p.shape:
         return ParamCheck(
             name, False, np.inf, "not checked",
-            problem=f"shape mismatch: grads[{name!r}] has shape {g.shape}, params[{name!r}] has {p.shape}",
+            problem=(
+                f"shape mismatch: grads[{name!r}] has shape {g.shape}, "
+                f"params[{name!r}] has {p.shape}"
+            ),
         )
     if not np.all(np.isfinite(g)):
         index = tuple(int(i) for i in np.argwhere(~np.isfinite(g))[0])
         return ParamCheck(name, False, np.inf, "not checked", index, float(g[index]), None,
                           problem=f"grads[{name!r}] has non-finite entries, first at {index}")
 
+    # Relative error, with a floor under the denominator so that a difference below atol,
+    # which finite differences cannot resolve, is never reported as a mismatch.
+    floor = atol / tol if tol > 0 else atol
+
     def error(numeric: float, analytic: float) -> float:
-        return abs(numeric - analytic) / max(abs(numeric) + abs(analytic), atol)
+        return abs(numeric - analytic) / max(abs(numeric) + abs(analytic), floor)
 
     def confirmed(measure) -> tuple[float, float]:
         """Numeric value and error, re-measured at a smaller step if the first one disagrees."""
@@ -317,7 +335,9 @@ def _check_one(probe, name, p, g, h, tol, atol, full_limit, n_directions, n_coor
 
     worst = (-1.0, None, None, None)  # error, index, analytic, numeric
     for index in indices:
-        numeric, err = confirmed(lambda step, index=index: (probe.at(p, index, step), float(g[index])))
+        numeric, err = confirmed(
+            lambda step, index=index: (probe.at(p, index, step), float(g[index]))
+        )
         if err > worst[0]:
             worst = (err, index, float(g[index]), numeric)
 
@@ -332,5 +352,8 @@ def _check_one(probe, name, p, g, h, tol, atol, full_limit, n_directions, n_coor
     ok = max_err <= tol
     problem = None
     if not ok and worst[0] <= tol:
-        problem = "the sampled entries match but a directional derivative does not: the error is spread over entries not sampled"
+        problem = (
+            "the sampled entries match but a directional derivative does not: "
+            "the error is spread over entries not sampled"
+        )
     return ParamCheck(name, ok, max_err, how, worst[1], worst[2], worst[3], problem)

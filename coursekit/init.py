@@ -1,4 +1,4 @@
-"""Weight initialisation schemes for a layer with ``W`` of shape (n_out, n_in) and ``b`` of (n_out,).
+"""Weight initialisation schemes for a layer with ``W`` of shape (n_out, n_in), ``b`` of (n_out,).
 
 ========  ==========================================================  ======
 name      weights                                                      biases

@@ -85,7 +85,9 @@ def linear_forward(x, W, b) -> tuple[np.ndarray, LinearCache]:
             f"x.shape={x.shape}, W.shape={W.shape} (W is (n_out, n_in))"
         )
     if b.shape[0] != W.shape[0]:
-        raise ValueError(f"b must have shape ({W.shape[0]},) to match W.shape={W.shape}, got {b.shape}")
+        raise ValueError(
+            f"b must have shape ({W.shape[0]},) to match W.shape={W.shape}, got {b.shape}"
+        )
     out = x @ W.T
     out += b
     return out, LinearCache(x, W)
@@ -143,8 +145,11 @@ def identity_backward(da, cache: ActivationCache) -> np.ndarray:
 def sigmoid(z: np.ndarray) -> np.ndarray:
     """Logistic function ``1 / (1 + exp(-z))`` without overflow for any finite ``z``."""
     # exp of a non-positive number never overflows; the two branches are the same function.
-    e = np.exp(-np.abs(z))
-    return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+    # It may underflow to 0, which is the right answer, so that is not reported even under
+    # np.errstate(all="raise").
+    with np.errstate(under="ignore"):
+        e = np.exp(-np.abs(z))
+        return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
 
 def sigmoid_forward(z) -> tuple[np.ndarray, ActivationCache]:
@@ -203,7 +208,8 @@ def leaky_relu_backward(da, cache: ActivationCache) -> np.ndarray:
 def softplus_forward(z) -> tuple[np.ndarray, ActivationCache]:
     """Softplus ``log(1 + exp(z))``, the smooth ReLU, computed without overflow."""
     z = as_float_array(z, "z")
-    a = np.logaddexp(0, z).astype(z.dtype, copy=False)
+    with np.errstate(under="ignore"):  # log(1 + exp(-|z|)) underflows to 0 for large |z|
+        a = np.logaddexp(0, z).astype(z.dtype, copy=False)
     return a, ActivationCache(z, a)
 
 

@@ -84,22 +84,25 @@ def binary_cross_entropy(logits, y, reduction: str = "mean") -> tuple[float, np.
         raise ValueError("logits is empty")
     _check_probabilities(y, "y")
     scale = 1.0 / z.size if reduction == "mean" else 1.0
-    loss = scale * float(np.sum(np.logaddexp(0, z) - y * z))
-    dlogits = scale * (sigmoid(z) - y)
+    with np.errstate(under="ignore"):  # exp(-|z|) underflows to 0 for large |z|: harmless
+        loss = scale * float(np.sum(np.logaddexp(0, z) - y * z))
+        dlogits = scale * (sigmoid(z) - y)
     return loss, dlogits.astype(z.dtype, copy=False)
 
 
 def log_softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise ``log(softmax(logits))``, shifted by the row maximum so that nothing overflows."""
     shifted = logits - logits.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    with np.errstate(under="ignore"):  # exp of a very negative score is 0: harmless
+        return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
 def softmax(logits) -> np.ndarray:
     """Row-wise softmax of an array of shape (m, k)."""
     logits = as_float_array(logits, "logits")
     check_ndim(logits, 2, "logits", "(m, k)")
-    return np.exp(log_softmax(logits))
+    with np.errstate(under="ignore"):
+        return np.exp(log_softmax(logits))
 
 
 def softmax_cross_entropy(logits, y, reduction: str = "mean") -> tuple[float, np.ndarray]:
@@ -130,18 +133,21 @@ def softmax_cross_entropy(logits, y, reduction: str = "mean") -> tuple[float, np
     logp = log_softmax(z)
     scale = 1.0 / m if reduction == "mean" else 1.0
     loss = -scale * float(np.sum(Y * logp))
-    dlogits = scale * (np.exp(logp) - Y)
+    with np.errstate(under="ignore"):
+        dlogits = scale * (np.exp(logp) - Y)
     return loss, dlogits.astype(z.dtype, copy=False)
 
 
 def one_hot_targets(y, m: int, k: int) -> np.ndarray:
-    """Turn integer labels of shape (m,) or target rows of shape (m, k) into rows of shape (m, k)."""
+    """Turn integer labels (m,) or target rows (m, k) into target rows of shape (m, k)."""
     y = np.asarray(y)
     if y.ndim == 1 and (np.issubdtype(y.dtype, np.integer) or y.dtype == bool):
         if y.shape[0] != m:
             raise ValueError(f"y has {y.shape[0]} labels but logits has {m} rows")
         if y.size and (y.min() < 0 or y.max() >= k):
-            raise ValueError(f"integer labels must lie in [0, {k}), got range [{y.min()}, {y.max()}]")
+            raise ValueError(
+                f"integer labels must lie in [0, {k}), got range [{y.min()}, {y.max()}]"
+            )
         Y = np.zeros((m, k))
         Y[np.arange(m), y] = 1.0
         return Y

@@ -67,7 +67,8 @@ class MLP:
     Attributes
     ----------
     params : dict of str to array
-        ``W1, b1, W2, b2, ...``; read them or assign new arrays of the same shapes.
+        ``W1, b1, W2, b2, ...``; read them or assign new arrays of the same shapes. Integer
+        arrays and nested lists are stored as float arrays when the network next uses them.
     """
 
     def __init__(
@@ -84,7 +85,9 @@ class MLP:
     ):
         sizes = [int(n) for n in sizes]
         if len(sizes) < 2 or min(sizes) < 1:
-            raise ValueError(f"sizes needs at least an input and an output size, all >= 1; got {sizes}")
+            raise ValueError(
+                f"sizes needs at least an input and an output size, all >= 1; got {sizes}"
+            )
         get_activation(activation)
         check_choice(loss, LOSSES, "loss")
         required = OUTPUT_FOR_LOSS.get(loss)
@@ -172,7 +175,8 @@ class MLP:
         out, _ = self.forward_logits(X)
         if self.output == "softmax" and self.loss_name == "softmax_cross_entropy":
             shifted = out - out.max(axis=1, keepdims=True)
-            e = np.exp(shifted)
+            with np.errstate(under="ignore"):  # exp of a very negative score is 0: harmless
+                e = np.exp(shifted)
             return e / e.sum(axis=1, keepdims=True)
         if self.loss_name == "binary_cross_entropy":
             return sigmoid(out)
@@ -251,6 +255,7 @@ class MLP:
 
     def step(self, grads: dict[str, np.ndarray], lr: float) -> None:
         """One gradient-descent update, ``p -= lr * grads[p]``, in place on :attr:`params`."""
+        self._check_params()
         for name, p in self.params.items():
             p -= lr * grads[name]
 
@@ -264,13 +269,25 @@ class MLP:
         return X.astype(self.dtype, copy=False)
 
     def _check_params(self) -> None:
+        """Check the shapes of :attr:`params`, and store assigned non-float values as floats.
+
+        A learner may assign ``np.array([[2, -1], [-2, -1]])`` or a nested list; it is kept as a
+        float array of the network's dtype, so that :meth:`step` can update it in place.
+        """
         for l in range(1, self.n_layers + 1):
-            for name, shape in ((f"W{l}", (self.sizes[l], self.sizes[l - 1])), (f"b{l}", (self.sizes[l],))):
+            W_shape = (self.sizes[l], self.sizes[l - 1])
+            for name, shape in ((f"W{l}", W_shape), (f"b{l}", (self.sizes[l],))):
                 p = self.params.get(name)
                 if p is None:
-                    raise KeyError(f"params has no {name!r}; expected keys {self._expected_keys()}")
-                if np.shape(p) != shape:
-                    raise ValueError(f"params[{name!r}] must have shape {shape}, got {np.shape(p)}")
+                    raise KeyError(
+                        f"params has no {name!r}; expected keys {self._expected_keys()}"
+                    )
+                if not (isinstance(p, np.ndarray) and np.issubdtype(p.dtype, np.floating)):
+                    p = as_float_array(p, f"params[{name!r}]").astype(self.dtype)
+                if p.shape != shape:
+                    raise ValueError(f"params[{name!r}] must have shape {shape}, got {p.shape}")
+                if p is not self.params[name]:
+                    self.params[name] = p
 
     def _expected_keys(self) -> list[str]:
         return [f"{kind}{l}" for l in range(1, self.n_layers + 1) for kind in "Wb"]
@@ -280,5 +297,8 @@ class MLP:
         if y.ndim == 1 and out_shape[1] == 1:
             y = y[:, None]
         if y.shape != out_shape:
-            raise ValueError(f"y must have shape {out_shape} (or ({out_shape[0]},) for one output), got {y.shape}")
+            raise ValueError(
+                f"y must have shape {out_shape} (or ({out_shape[0]},) for one output), "
+                f"got {y.shape}"
+            )
         return y

@@ -144,7 +144,7 @@ def train(X, y, lr: float = 1.0, max_epochs: int = 100, w=None, b: float = 0.0) 
     mistakes: list[int] = []
     for _ in range(max_epochs):
         count = 0
-        for x_i, y_i in zip(X, y):
+        for x_i, y_i in zip(X, y, strict=True):
             error = y_i - int(x_i @ w + b >= 0)
             if error:
                 w = w + lr * error * x_i

@@ -99,7 +99,8 @@ class LinearBoundaryView:
         self.wrong = ax.scatter([], [], s=420, facecolors="none", edgecolors="crimson", linewidths=2.5,
                                 zorder=4, label="misclassified")
         ax.set(xlim=lim, ylim=lim, xlabel="$x_1$", ylabel="$x_2$", aspect="equal")
-        ax.legend(loc="upper left", fontsize=8, framealpha=0.9)
+        # Below the axes, so that it never hides a data point.
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8, frameon=False)
 
     def update(self, w, b: float, X: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Redraw for weights ``w`` (shape (2,)) and bias ``b``; return the mask of wrong points."""

@@ -69,7 +69,7 @@ def check_value(got, expected, where: str, rtol: float = 1e-6, atol: float = 1e-
     elif isinstance(expected, (tuple, list)):
         if not isinstance(got, (tuple, list)) or len(got) != len(expected):
             raise CheckFailure(f"{where}: expected {len(expected)} values, got {_describe(got)}")
-        for i, (g, e) in enumerate(zip(got, expected)):
+        for i, (g, e) in enumerate(zip(got, expected, strict=True)):
             check_value(g, e, f"{where}, item {i}", rtol, atol)
     elif got != expected:
         raise CheckFailure(f"{where}: expected {expected!r}, got {_describe(got)}")
@@ -81,7 +81,8 @@ def _check_array(got, expected: np.ndarray, where: str, rtol: float, atol: float
     if got.shape != expected.shape:
         raise CheckFailure(f"{where}: expected shape {expected.shape}, got shape {got.shape}")
     kinds = {"b": "boolean", "i": "integer", "u": "integer", "f": "floating-point"}
-    want, have = kinds.get(expected.dtype.kind, expected.dtype.kind), kinds.get(got.dtype.kind, got.dtype.kind)
+    want = kinds.get(expected.dtype.kind, expected.dtype.kind)
+    have = kinds.get(got.dtype.kind, got.dtype.kind)
     if want != have:
         article = "an" if want[0] in "aeiou" else "a"
         raise CheckFailure(f"{where}: expected {article} {want} array, got dtype {got.dtype}")
@@ -92,7 +93,10 @@ def _check_array(got, expected: np.ndarray, where: str, rtol: float, atol: float
     if not np.all(close):
         bad = np.argwhere(~close)
         first = tuple(int(i) for i in bad[0])
-        detail = f"first difference at index {first}: expected {expected[first].item()!r}, got {got[first].item()!r}"
+        detail = (
+            f"first difference at index {first}: "
+            f"expected {expected[first].item()!r}, got {got[first].item()!r}"
+        )
         if expected.dtype.kind == "f":
             scale = np.maximum(np.abs(expected), atol)
             detail += f"; max relative error {float(np.max(np.abs(got - expected) / scale)):.3g}"
@@ -162,12 +166,12 @@ def _check_outputs(got, expected, outputs, where, rtol, atol) -> None:
         raise CheckFailure(
             f"{where}: expected a tuple of {len(outputs)} values ({', '.join(outputs)}), got {_describe(got)}"
         )
-    for label, g, e in zip(outputs, got, expected):
+    for label, g, e in zip(outputs, got, expected, strict=True):
         check_value(g, e, f"{where}, output {label!r}", rtol, atol)
 
 
 def _check_unchanged(args, original_args, kwargs, original_kwargs, where) -> None:
-    for i, (after, before) in enumerate(zip(args, original_args)):
+    for i, (after, before) in enumerate(zip(args, original_args, strict=True)):
         if isinstance(before, np.ndarray) and not np.array_equal(after, before):
             raise CheckFailure(f"{where}: argument {i} was modified in place; return a new array instead")
     for key, before in original_kwargs.items():

@@ -15,7 +15,6 @@ import subprocess
 import sys
 import time
 import urllib.request
-from pathlib import Path
 
 import pytest
 from notebooks import ROOT, SOLUTIONS
@@ -48,8 +47,9 @@ def free_port() -> int:
 def lab(tmp_path_factory):
     """A JupyterLab server on loopback serving a scratch folder; yields (base url, folder)."""
     root = tmp_path_factory.mktemp("lab")
+    log_path = tmp_path_factory.mktemp("lab-log") / "jupyterlab.log"
     port = free_port()
-    log = open(root / "jupyterlab.log", "w")
+    log = open(log_path, "w")
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip", "127.0.0.1", "--port", str(port),
          "--allow-root", "--IdentityProvider.token=", "--ServerApp.password=",
@@ -65,7 +65,7 @@ def lab(tmp_path_factory):
                 break
             except OSError:
                 if server.poll() is not None or time.time() > deadline:
-                    raise RuntimeError(f"JupyterLab did not start:\n{(root / 'jupyterlab.log').read_text()}")
+                    raise RuntimeError(f"JupyterLab did not start:\n{log_path.read_text()}") from None
                 time.sleep(0.3)
         yield url, root
     finally:
@@ -87,8 +87,11 @@ def browser():
         chromium.close()
 
 
-def image_src(page) -> str:
-    return page.eval_on_selector(".jp-OutputArea-output img", "img => img.src")
+IMAGE = ".widget-image"
+KERNEL_IDLE = """() => {
+    const kernel = window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel;
+    return kernel && kernel.status === 'idle';
+}"""
 
 
 @pytest.mark.parametrize("solution", SOLUTIONS, ids=[p.parent.name for p in SOLUTIONS])
@@ -96,31 +99,32 @@ def test_lesson_runs_in_jupyterlab_and_the_slider_redraws(lab, browser, solution
     url, root = lab
     shutil.copy(solution, root / solution.name)
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shots = ARTIFACTS / solution.parent.name
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.set_default_timeout(60_000)
     try:
         page.goto(f"{url}/lab/tree/{solution.name}")
-        page.wait_for_function("window.jupyterapp !== undefined", timeout=60_000)
-        page.wait_for_selector(".jp-Notebook", timeout=60_000)
-        page.wait_for_function(
-            "() => document.querySelector('.jp-Notebook-ExecutionIndicator') !== null"
-            " || document.querySelector('.jp-Toolbar-kernelStatus') !== null", timeout=60_000)
+        page.wait_for_function("window.jupyterapp !== undefined")
+        page.wait_for_selector(".jp-Notebook")
+        page.wait_for_function(KERNEL_IDLE)
+        # Resolves once every cell has run.
         page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-        slider = page.wait_for_selector(".widget-slider .noUi-handle", timeout=90_000)
-        page.wait_for_function(
-            "() => { const i = document.querySelector('.widget-image, .jp-OutputArea-output img.widget-image');"
-            " return i && i.src && i.src.startsWith('blob:') || (i && i.src.length > 100); }",
-            timeout=60_000)
-        slider.scroll_into_view_if_needed()
-        page.screenshot(path=str(ARTIFACTS / f"{solution.parent.name}-before.png"))
-        before = page.eval_on_selector(".widget-image", "img => img.src")
-        slider.focus()
+        page.wait_for_selector(f"{IMAGE}[src^='blob:']", state="attached")
+        handle = page.wait_for_selector(".widget-slider .noUi-handle", state="attached")
+        handle.scroll_into_view_if_needed()
+        page.screenshot(path=f"{shots}-before.png")
+        before = page.eval_on_selector(IMAGE, "img => img.src")
+        handle.focus()
         for _ in range(5):
             page.keyboard.press("ArrowRight")
         page.wait_for_function(
-            "before => document.querySelector('.widget-image').src !== before", arg=before, timeout=30_000)
-        page.screenshot(path=str(ARTIFACTS / f"{solution.parent.name}-after.png"))
-        errors = page.query_selector_all(".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']")
-        tracebacks = [e.inner_text() for e in errors if "Traceback" in e.inner_text() or "Error" in e.inner_text()]
+            f"before => document.querySelector('{IMAGE}').src !== before", arg=before, timeout=30_000
+        )
+        page.screenshot(path=f"{shots}-after.png")
+        tracebacks = page.eval_on_selector_all(
+            ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
+            "nodes => nodes.map(n => n.innerText).filter(t => /Traceback|Error/.test(t))",
+        )
         assert not tracebacks, tracebacks
     finally:
         page.close()

@@ -4,7 +4,7 @@ import functools
 import json
 
 import pytest
-from notebooks import ROOT, SOLUTIONS, errors, execute, lesson_of, nbgrader_meta, graded_cells
+from notebooks import ROOT, SOLUTIONS, errors, execute, graded_cells, lesson_of, nbgrader_meta
 
 from coursekit.grading.course import Course
 from coursekit.grading.lessons import out_of_sync

@@ -79,3 +79,13 @@ def test_headless_display_falls_back_to_a_static_png():
 def test_unknown_gate_is_refused():
     with pytest.raises(ValueError, match="known: 'AND'"):
         PerceptronExplorer(gate="XNOR")
+
+
+def test_rule_beyond_the_slider_range_is_flagged():
+    explorer = PerceptronExplorer(gate="AND", w=(0.0, 0.0), b=-4.8, lr=2.0)
+    explorer.sliders["b"].value = -4.9
+    explorer.set_weights([0.0, 0.0], -6.9)
+    assert explorer.weights[1] == -PerceptronExplorer.LIMIT
+    assert "clipped" in explorer.readout.value
+    explorer.set_weights([1.0, 1.0], -1.5)
+    assert "clipped" not in explorer.readout.value

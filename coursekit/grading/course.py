@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -78,3 +79,18 @@ class Course:
             known = ", ".join(self.assignments()) or "none"
             raise CourseError(f"unknown assignment {assignment!r}; known: {known}")
         return sorted(p.stem for p in folder.glob("*.ipynb"))
+
+
+def nbgrader_api(config: Config):
+    """An ``NbGraderAPI`` for ``config``, with nbgrader's helper programs reachable.
+
+    nbgrader runs its ``alembic`` migrations tool by name, so the folder of this Python's scripts
+    (``.venv/bin``) must be on ``PATH`` even when the venv is not activated.
+    """
+    from nbgrader.apps import NbGraderAPI
+
+    scripts = os.path.dirname(sys.executable)
+    path = os.environ.get("PATH", "")
+    if scripts not in path.split(os.pathsep):
+        os.environ["PATH"] = scripts + os.pathsep + path
+    return NbGraderAPI(config=config)

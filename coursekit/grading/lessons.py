@@ -7,7 +7,7 @@ import logging
 import tempfile
 from pathlib import Path
 
-from coursekit.grading.course import Course, CourseError
+from coursekit.grading.course import Course, CourseError, nbgrader_api
 
 
 def generate(course: Course, release: Path | None = None, assignments: list[str] | None = None) -> list[Path]:
@@ -18,8 +18,6 @@ def generate(course: Course, release: Path | None = None, assignments: list[str]
 
     Returns the notebooks written.
     """
-    from nbgrader.apps import NbGraderAPI
-
     release = Path(release or course.release).resolve()
     assignments = assignments or course.assignments()
     with tempfile.TemporaryDirectory() as scratch:
@@ -29,11 +27,12 @@ def generate(course: Course, release: Path | None = None, assignments: list[str]
         config.CourseDirectory.release_directory = str(release)
         config.CourseDirectory.db_url = f"sqlite:///{Path(scratch) / 'gradebook.db'}"
         config.NbGraderAPI.log_level = logging.WARNING
-        api = NbGraderAPI(config=config)
+        api = nbgrader_api(config)
         for assignment in assignments:
             result = api.generate_assignment(assignment, force=True, create=True)
             if not result["success"]:
-                raise CourseError(f"nbgrader could not generate {assignment}:\n{result.get('error') or result.get('log')}")
+                details = result.get("error") or result.get("log")
+                raise CourseError(f"nbgrader could not generate {assignment}:\n{details}")
     return sorted(p for a in assignments for p in (release / a).glob("*.ipynb"))
 
 

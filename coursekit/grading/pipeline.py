@@ -13,10 +13,13 @@ import html
 import logging
 import shutil
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from coursekit.grading.course import Course, CourseError
+import nbformat
+
+from coursekit.grading.course import Course, CourseError, nbgrader_api
 from coursekit.grading.intake import Submission, collect
 
 
@@ -117,7 +120,7 @@ def grade(
         if unknown:
             raise CourseError(f"no submission for student(s) {', '.join(unknown)} in {submissions}")
         collected = [s for s in collected if s.student in students]
-    questions = _questions(api, assignment)
+    questions = _questions(course, assignment, notebook_names)
 
     results = []
     for i, submission in enumerate(collected, 1):
@@ -134,8 +137,6 @@ def grade(
 
 
 def _nbgrader_api(course: Course, out: Path, timeout: int):
-    from nbgrader.apps import NbGraderAPI
-
     config = Course.config_of(course.root)
     directory = config.CourseDirectory
     directory.root = str(out)
@@ -145,19 +146,19 @@ def _nbgrader_api(course: Course, out: Path, timeout: int):
     config.Execute.timeout = int(timeout)
     config.Execute.interrupt_on_timeout = True
     config.NbGraderAPI.log_level = logging.WARNING
-    return NbGraderAPI(config=config)
+    return nbgrader_api(config)
 
 
-def _questions(api, assignment: str) -> list[Question]:
-    from nbgrader.api import Gradebook
-
-    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
-        record = gb.find_assignment(assignment)
-        return [
-            Question(nb.name, cell.name, float(cell.max_score))
-            for nb in sorted(record.notebooks, key=lambda n: n.name)
-            for cell in sorted(nb.grade_cells, key=lambda c: c.id)
-        ]
+def _questions(course: Course, assignment: str, notebooks: list[str]) -> list[Question]:
+    """The graded cells of the instructor's notebooks, in notebook order."""
+    questions = []
+    for name in notebooks:
+        nb = nbformat.read(course.source / assignment / f"{name}.ipynb", as_version=4)
+        for cell in nb.cells:
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if meta.get("grade"):
+                questions.append(Question(name, meta["grade_id"], float(meta.get("points", 0))))
+    return questions
 
 
 def _grade_one(api, assignment: str, submission: Submission, questions, out: Path) -> StudentResult:
@@ -174,9 +175,13 @@ def _grade_one(api, assignment: str, submission: Submission, questions, out: Pat
         shutil.copyfile(path, target / f"{name}.ipynb")
 
     if submission.notebooks:
-        graded = api.autograde(assignment, student, force=True, create=True)
+        with warnings.catch_warnings():
+            # nbgrader's own session handling warns on every regrade; it is not the student's doing.
+            warnings.filterwarnings("ignore", message=".*not in session.*")
+            graded = api.autograde(assignment, student, force=True, create=True)
         if not graded["success"]:
-            result.problems.append("autograding failed: " + _last_line(graded.get("error") or graded.get("log")))
+            details = graded.get("error") or graded.get("log")
+            result.problems.append("autograding failed: " + _last_line(details))
         else:
             _read_scores(api, assignment, student, questions, result)
             feedback = api.generate_feedback(assignment, student, force=True)
@@ -246,7 +251,8 @@ def summary_table(run: GradingRun) -> str:
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header) - 1)]
     lines = []
     for row in [header, *rows]:
-        lines.append("  ".join(str(c).ljust(w) for c, w in zip(row, widths)) + "  " + str(row[-1]))
+        cells = [str(c).ljust(w) for c, w in zip(row[:-1], widths, strict=True)]
+        lines.append("  ".join([*cells, str(row[-1])]))
     lines.insert(1, "-" * len(lines[0]))
     if run.skipped:
         lines.append("")

@@ -35,14 +35,19 @@ class PerceptronExplorer(Explorer):
         Starting learning rate.
     """
 
+    #: Sliders run from -LIMIT to LIMIT.
+    LIMIT = 5.0
+
     def __init__(self, gate: str = "AND", w=(0.0, 0.0), b: float = 0.0, lr: float = 0.5):
         super().__init__(figsize=(4.6, 4.6))
         self.X, self.y = logic_gate(gate)
         self._start = (tuple(float(v) for v in w), float(b))
         self.next_index = 0
         self.updates = 0
+        self.clipped = False
 
-        slider = dict(min=-3.0, max=3.0, step=0.1, continuous_update=True, readout_format=".1f")
+        slider = dict(min=-self.LIMIT, max=self.LIMIT, step=0.1, continuous_update=True,
+                      readout_format=".1f")
         self.sliders = {
             "w1": widgets.FloatSlider(value=self._start[0][0], description="w1", **slider),
             "w2": widgets.FloatSlider(value=self._start[0][1], description="w2", **slider),
@@ -72,7 +77,10 @@ class PerceptronExplorer(Explorer):
         return np.array([s["w1"].value, s["w2"].value]), float(s["b"].value)
 
     def set_weights(self, w, b: float) -> None:
-        """Move the sliders (clipped to their range) and redraw once."""
+        """Move the sliders and redraw once. Values beyond the sliders' range are clipped, and the
+        readout says so."""
+        values = [*(float(v) for v in w), float(b)]
+        self.clipped = any(abs(v) > self.LIMIT for v in values)
         with self.hold():
             self.sliders["w1"].value, self.sliders["w2"].value = (float(v) for v in w)
             self.sliders["b"].value = float(b)
@@ -110,6 +118,11 @@ class PerceptronExplorer(Explorer):
             f" &middot; next example for the rule: ({nxt[0]:g}, {nxt[1]:g})"
             f" &middot; updates so far: {self.updates}"
         )
+        if self.clipped:
+            self.readout.value += (
+                f"<br><b>Note:</b> the rule went beyond &plusmn;{self.LIMIT:g}; the sliders were "
+                "clipped, so try a smaller learning rate."
+            )
 
     @property
     def widget(self) -> widgets.Widget:

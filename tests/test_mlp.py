@@ -1,0 +1,387 @@
+"""The MLP: gradients against PyTorch autograd, parameters, initialisation, training, bad input."""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from coursekit import MLP, datasets
+
+pytestmark = pytest.mark.usefixtures("single_threaded")
+
+TORCH_ACTIVATIONS = {
+    "identity": lambda z: z,
+    "sigmoid": torch.sigmoid,
+    "tanh": torch.tanh,
+    "relu": torch.relu,
+    "leaky_relu": lambda z: F.leaky_relu(z, negative_slope=0.01),
+    "softplus": F.softplus,
+}
+HIDDEN = ["sigmoid", "tanh", "relu", "leaky_relu", "softplus"]
+# (output, loss) pairs
+HEADS = [
+    ("identity", "squared_error"),
+    ("sigmoid", "squared_error"),
+    ("sigmoid", "binary_cross_entropy"),
+    ("softmax", "softmax_cross_entropy"),
+]
+
+
+def torch_model(net: MLP) -> torch.nn.Sequential:
+    """A torch network of nn.Linear layers whose weights are copies of ``net.params``."""
+    linears = []
+    for l in range(1, len(net.sizes)):
+        linear = torch.nn.Linear(net.sizes[l - 1], net.sizes[l], dtype=torch.float64)
+        with torch.no_grad():
+            linear.weight.copy_(torch.tensor(net.params[f"W{l}"]))
+            linear.bias.copy_(torch.tensor(net.params[f"b{l}"]))
+        linears.append(linear)
+    return torch.nn.Sequential(*linears)
+
+
+def torch_loss_and_grads(model, X, y, *, hidden, output, loss, reduction, l2):
+    """The loss of the MLP computed by torch, and its gradients by autograd, keyed W1, b1, ..."""
+    a = torch.tensor(X)
+    for i, linear in enumerate(model):
+        z = linear(a)
+        a = TORCH_ACTIVATIONS[hidden](z) if i < len(model) - 1 else z
+    m = X.shape[0]
+    if loss == "squared_error":
+        out = TORCH_ACTIVATIONS[output](z)
+        total = 0.5 * F.mse_loss(out, torch.tensor(y), reduction="sum")
+        if reduction == "mean":
+            total = total / m
+    elif loss == "binary_cross_entropy":
+        total = F.binary_cross_entropy_with_logits(z, torch.tensor(y), reduction=reduction)
+    else:
+        total = F.cross_entropy(z, torch.tensor(y), reduction=reduction)
+    total = total + l2 / 2 * sum((linear.weight**2).sum() for linear in model)
+    total.backward()
+    grads = {}
+    for l, linear in enumerate(model, start=1):
+        grads[f"W{l}"] = linear.weight.grad.numpy()
+        grads[f"b{l}"] = linear.bias.grad.numpy()
+    return total.item(), grads
+
+
+def targets(loss, output, m, k, rng):
+    if loss == "softmax_cross_entropy":
+        return rng.integers(0, k, m)
+    if loss == "binary_cross_entropy":
+        return rng.integers(0, 2, (m, k)).astype(float)
+    if output == "sigmoid":
+        return rng.random((m, k))
+    return rng.standard_normal((m, k))
+
+
+@pytest.mark.parametrize("sizes", [[3, 4, 2], [3, 5, 4, 2]], ids=["3-4-2", "3-5-4-2"])
+@pytest.mark.parametrize("reduction", ["mean", "sum"])
+@pytest.mark.parametrize("l2", [0.0, 0.1])
+@pytest.mark.parametrize(("output", "loss"), HEADS, ids=[f"{o}+{lo}" for o, lo in HEADS])
+@pytest.mark.parametrize("hidden", HIDDEN)
+def test_loss_and_gradients_match_torch(hidden, output, loss, l2, reduction, sizes):
+    seed = len(sizes) * 1000 + HIDDEN.index(hidden) * 10 + HEADS.index((output, loss))
+    rng = np.random.default_rng(seed)
+    net = MLP(sizes, activation=hidden, output=output, loss=loss, l2=l2, reduction=reduction,
+              seed=seed)
+    m = 6
+    X = rng.standard_normal((m, sizes[0]))
+    y = targets(loss, output, m, sizes[-1], rng)
+    model = torch_model(net)
+
+    value, grads = net.loss(X, y)
+    expected_value, expected = torch_loss_and_grads(
+        model, X, y, hidden=hidden, output=output, loss=loss, reduction=reduction, l2=l2
+    )
+    assert value == pytest.approx(expected_value, rel=1e-12)
+    assert list(grads) == list(net.params)
+    for name in net.params:
+        assert grads[name].shape == net.params[name].shape
+        np.testing.assert_allclose(grads[name], expected[name], rtol=1e-9, atol=1e-12)
+
+
+def test_single_output_accepts_targets_of_shape_m():
+    rng = np.random.default_rng(1)
+    net = MLP([2, 3, 1], activation="tanh", seed=1)
+    X, y = rng.standard_normal((5, 2)), rng.standard_normal(5)
+    value, grads = net.loss(X, y)
+    expected_value, expected = torch_loss_and_grads(
+        torch_model(net), X, y[:, None], hidden="tanh", output="identity",
+        loss="squared_error", reduction="mean", l2=0.0,
+    )
+    assert value == pytest.approx(expected_value, rel=1e-12)
+    for name in net.params:
+        np.testing.assert_allclose(grads[name], expected[name], rtol=1e-9, atol=1e-12)
+
+
+def test_forward_matches_torch():
+    rng = np.random.default_rng(2)
+    X = rng.standard_normal((4, 3))
+    net = MLP([3, 5, 4], activation="tanh", loss="softmax_cross_entropy", seed=2)
+    model = torch_model(net)
+    logits = model[1](torch.tanh(model[0](torch.tensor(X))))
+    probabilities = net.forward(X)
+    np.testing.assert_allclose(probabilities, torch.softmax(logits, dim=1).detach().numpy(),
+                               rtol=1e-12)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-12)
+
+
+# -- parameters and initialisation ---------------------------------------------------------------
+
+
+def test_params_are_named_and_shaped_like_torch_linear_layers():
+    net = MLP([3, 5, 4, 2], seed=0)
+    assert list(net.params) == ["W1", "b1", "W2", "b2", "W3", "b3"]
+    shapes = {name: p.shape for name, p in net.params.items()}
+    assert shapes == {"W1": (5, 3), "b1": (5,), "W2": (4, 5), "b2": (4,), "W3": (2, 4),
+                      "b3": (2,)}
+    assert net.n_layers == 3
+
+
+def test_the_2_3_1_network_has_13_parameters():
+    # 2 * 3 weights + 3 biases into the hidden layer, 3 * 1 + 1 into the output
+    net = MLP([2, 3, 1], seed=0)
+    assert net.n_params() == 13
+    assert sum(p.size for p in net.params.values()) == 13
+
+
+def test_zeros_init():
+    net = MLP([4, 6, 3], init="zeros", seed=0)
+    for p in net.params.values():
+        np.testing.assert_array_equal(p, 0.0)
+
+
+def test_uniform_init_covers_minus_one_to_one_for_weights_and_biases():
+    net = MLP([200, 300, 400], init="uniform", seed=0)
+    for name, p in net.params.items():
+        assert p.min() >= -1.0 and p.max() <= 1.0, name
+        assert p.min() < -0.9 and p.max() > 0.9, name  # spread over the interval, biases too
+        assert abs(p.mean()) < 0.1, name
+
+
+@pytest.mark.parametrize(
+    ("init", "expected_std"),
+    [("small", lambda n_in, n_out: 0.01),
+     ("xavier", lambda n_in, n_out: np.sqrt(2.0 / (n_in + n_out))),
+     ("he", lambda n_in, n_out: np.sqrt(2.0 / n_in))],
+)
+def test_random_init_scales(init, expected_std):
+    n_in, n_out = 400, 300
+    net = MLP([n_in, n_out, 10], init=init, seed=0)
+    W1 = net.params["W1"]
+    assert W1.std() == pytest.approx(expected_std(n_in, n_out), rel=0.03)
+    assert abs(W1.mean()) < 0.03 * expected_std(n_in, n_out)
+    np.testing.assert_array_equal(net.params["b1"], 0.0)
+
+
+def test_default_init_depends_on_the_activation():
+    assert MLP([2, 2], activation="relu").init == "he"
+    assert MLP([2, 2], activation="leaky_relu").init == "he"
+    assert MLP([2, 2], activation="tanh").init == "xavier"
+    assert MLP([2, 2], activation="sigmoid").init == "xavier"
+
+
+def test_same_seed_same_params():
+    a, b = MLP([3, 4, 2], seed=7), MLP([3, 4, 2], seed=7)
+    c = MLP([3, 4, 2], seed=8)
+    for name in a.params:
+        np.testing.assert_array_equal(a.params[name], b.params[name])
+    assert not np.array_equal(a.params["W1"], c.params["W1"])
+
+
+def test_a_generator_is_accepted_as_seed():
+    a = MLP([3, 4, 2], seed=np.random.default_rng(5))
+    b = MLP([3, 4, 2], seed=np.random.default_rng(5))
+    for name in a.params:
+        np.testing.assert_array_equal(a.params[name], b.params[name])
+    rng = np.random.default_rng(5)
+    first, second = MLP([3, 4, 2], seed=rng), MLP([3, 4, 2], seed=rng)
+    assert not np.array_equal(first.params["W1"], second.params["W1"])  # the generator moved on
+
+
+# -- predictions ---------------------------------------------------------------------------------
+
+
+def test_predict_returns_class_labels_for_softmax():
+    net = MLP([2, 3], loss="softmax_cross_entropy")
+    net.params["W1"] = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, -1.0]])
+    net.params["b1"] = np.zeros(3)
+    X = np.array([[2.0, 1.0], [0.0, 3.0], [-1.0, -2.0]])
+    # scores (2, 1, -3), (0, 3, -3), (-1, -2, 3)
+    labels = net.predict(X)
+    np.testing.assert_array_equal(labels, [0, 1, 2])
+    assert np.issubdtype(labels.dtype, np.integer)
+
+
+def test_predict_returns_labels_for_binary_cross_entropy():
+    net = MLP([2, 1], loss="binary_cross_entropy")
+    net.params["W1"] = np.array([[1.0, -1.0]])
+    net.params["b1"] = np.array([0.0])
+    X = np.array([[2.0, 1.0], [1.0, 2.0], [0.0, 0.0]])
+    labels = net.predict(X)  # scores 1, -1, 0 -> probabilities > .5, < .5, = .5
+    np.testing.assert_array_equal(labels, [1, 0, 1])
+    assert labels.shape == (3,)
+    np.testing.assert_allclose(net.forward(X)[:, 0], 1 / (1 + np.exp([-1.0, 1.0, 0.0])))
+
+
+def test_predict_returns_the_output_for_squared_error():
+    net = MLP([2, 2], activation="tanh", output="sigmoid")
+    net.params["W1"] = np.array([[1.0, 0.0], [0.0, -1.0]])
+    net.params["b1"] = np.array([0.0, 1.0])
+    X = np.array([[0.0, 0.0], [2.0, 1.0]])
+    expected = 1 / (1 + np.exp(-np.array([[0.0, 1.0], [2.0, 0.0]])))
+    np.testing.assert_allclose(net.predict(X), expected)
+
+
+def test_assigned_params_are_used():
+    """The ReLU network that computes XOR exactly, with its weights set by hand."""
+    net = MLP([2, 2, 1], activation="relu")
+    net.params["W1"] = np.array([[1.0, 1.0], [1.0, 1.0]])
+    net.params["b1"] = np.array([0.0, -1.0])
+    net.params["W2"] = np.array([[1.0, -2.0]])
+    net.params["b2"] = np.array([0.0])
+    X, y = datasets.xor()
+    np.testing.assert_array_equal(net.forward(X)[:, 0], y)
+    loss, grads = net.loss(X, y)
+    assert loss == 0.0
+    for g in grads.values():
+        np.testing.assert_array_equal(g, 0.0)
+
+
+def test_assigned_integer_params_can_be_trained():
+    net = MLP([2, 2, 1], activation="relu")
+    net.params.update(W1=[[1, 1], [1, 1]], b1=np.array([0, -1]), W2=np.array([[1, -2]]),
+                      b2=np.array([0]))
+    X, y = datasets.xor()
+    targets = y + 0.5
+    loss, grads = net.loss(X, targets)
+    net.step(grads, lr=0.1)
+    for p in net.params.values():
+        assert isinstance(p, np.ndarray) and p.dtype == np.float64
+    assert net.loss(X, targets)[0] < loss
+
+
+# -- training ------------------------------------------------------------------------------------
+
+
+def test_step_is_gradient_descent_in_place():
+    rng = np.random.default_rng(3)
+    net = MLP([3, 4, 2], activation="tanh", seed=3)
+    X, y = rng.standard_normal((5, 3)), rng.standard_normal((5, 2))
+    before = {name: p.copy() for name, p in net.params.items()}
+    arrays = {name: id(p) for name, p in net.params.items()}
+    loss, grads = net.loss(X, y)
+    net.step(grads, lr=0.05)
+    for name, p in net.params.items():
+        assert id(p) == arrays[name]
+        np.testing.assert_allclose(p, before[name] - 0.05 * grads[name], rtol=1e-15)
+    assert net.loss(X, y)[0] < loss
+
+
+@pytest.mark.parametrize(("hidden", "output", "loss"), [
+    ("relu", "identity", "squared_error"),
+    ("sigmoid", "sigmoid", "binary_cross_entropy"),
+    ("tanh", "softmax", "softmax_cross_entropy"),
+])
+def test_gradient_descent_decreases_the_loss(hidden, output, loss):
+    rng = np.random.default_rng(4)
+    net = MLP([3, 6, 2], activation=hidden, output=output, loss=loss, l2=0.01, seed=4)
+    X = rng.standard_normal((8, 3))
+    y = targets(loss, output, 8, 2, rng)
+    history = []
+    for _ in range(20):
+        value, grads = net.loss(X, y)
+        history.append(value)
+        net.step(grads, lr=0.1)
+    assert np.all(np.diff(history) < 0), history
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_learns_xor(seed):
+    X, y = datasets.xor()
+    net = MLP([2, 4, 1], activation="tanh", loss="binary_cross_entropy", seed=seed)
+    for _ in range(1000):
+        _, grads = net.loss(X, y)
+        net.step(grads, lr=0.5)
+    np.testing.assert_array_equal(net.predict(X), y)
+
+
+def test_float32():
+    rng = np.random.default_rng(5)
+    net32 = MLP([3, 5, 2], activation="tanh", loss="softmax_cross_entropy", seed=5,
+                dtype=np.float32)
+    net64 = MLP([3, 5, 2], activation="tanh", loss="softmax_cross_entropy")
+    net64.params = {name: p.astype(np.float64) for name, p in net32.params.items()}
+    X, y = rng.standard_normal((6, 3)), rng.integers(0, 2, 6)
+
+    assert all(p.dtype == np.float32 for p in net32.params.values())
+    assert net32.forward(X).dtype == np.float32
+    loss32, grads32 = net32.loss(X, y)
+    loss64, grads64 = net64.loss(X, y)
+    assert loss32 == pytest.approx(loss64, rel=1e-5)
+    for name in grads32:
+        assert grads32[name].dtype == np.float32
+        np.testing.assert_allclose(grads32[name], grads64[name], rtol=1e-4, atol=1e-6)
+    net32.step(grads32, lr=0.1)
+    assert all(p.dtype == np.float32 for p in net32.params.values())
+
+
+# -- bad input -----------------------------------------------------------------------------------
+
+
+def test_unknown_names_list_the_known_ones():
+    with pytest.raises(ValueError, match=r"'swish'.*'sigmoid'.*'relu'"):
+        MLP([2, 2], activation="swish")
+    with pytest.raises(ValueError, match=r"'hinge'.*'squared_error'.*'softmax_cross_entropy'"):
+        MLP([2, 2], loss="hinge")
+    with pytest.raises(ValueError, match=r"'orthogonal'.*'zeros'.*'xavier'.*'he'"):
+        MLP([2, 2], init="orthogonal")
+    with pytest.raises(ValueError, match=r"'median'.*'mean'"):
+        MLP([2, 2], reduction="median")
+    with pytest.raises(ValueError, match=r"'softmax'.*'identity'"):
+        MLP([2, 2], output="softmax")  # softmax comes with softmax_cross_entropy only
+
+
+def test_inconsistent_settings_are_refused():
+    with pytest.raises(ValueError, match=r"needs output='softmax'"):
+        MLP([2, 3], loss="softmax_cross_entropy", output="sigmoid")
+    with pytest.raises(ValueError, match="at least 2 output units"):
+        MLP([2, 1], loss="softmax_cross_entropy")
+    with pytest.raises(ValueError, match="sizes"):
+        MLP([3])
+    with pytest.raises(ValueError, match=">= 0"):
+        MLP([2, 2], l2=-1.0)
+
+
+def test_input_with_the_wrong_number_of_features():
+    net = MLP([3, 4, 2], seed=0)
+    with pytest.raises(ValueError, match=r"X must have shape \(m, 3\), got \(5, 2\)"):
+        net.forward(np.ones((5, 2)))
+    with pytest.raises(ValueError, match=r"X must have shape \(m, 3\), got shape \(3,\)"):
+        net.loss(np.ones(3), np.ones(2))
+    with pytest.raises(TypeError, match="X must be a numeric array"):
+        net.forward(np.array([["a", "b", "c"]]))
+
+
+def test_targets_of_the_wrong_shape():
+    net = MLP([3, 4, 2], seed=0)
+    with pytest.raises(ValueError, match=r"y must have shape \(5, 2\).*got \(5, 3\)"):
+        net.loss(np.ones((5, 3)), np.ones((5, 3)))
+    net = MLP([3, 4, 3], loss="softmax_cross_entropy", seed=0)
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\)"):
+        net.loss(np.ones((2, 3)), np.array([0, 3]))
+
+
+def test_params_assigned_with_the_wrong_shape():
+    net = MLP([3, 4, 2], seed=0)
+    net.params["W1"] = np.ones((3, 4))  # transposed
+    with pytest.raises(ValueError, match=r"params\['W1'\] must have shape \(4, 3\), got \(3, 4\)"):
+        net.forward(np.ones((5, 3)))
+    net = MLP([3, 4, 2], seed=0)
+    net.params["b1"] = np.array(["a", "b", "c", "d"])
+    with pytest.raises(TypeError, match=r"params\['b1'\] must be a numeric array"):
+        net.forward(np.ones((5, 3)))
+    net = MLP([3, 4, 2], seed=0)
+    del net.params["b2"]
+    with pytest.raises(KeyError, match=r"'b2'.*\['W1', 'b1', 'W2', 'b2'\]"):
+        net.loss(np.ones((5, 3)), np.ones((5, 2)))
