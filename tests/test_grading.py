@@ -50,6 +50,8 @@ def test_broken_submissions_are_reported_with_their_reason(demo):
     results = run.by_student()
     assert results["cy"].problems and "not JSON" in results["cy"].problems[0]
     assert not results["ada"].problems and not results["dee"].problems
+    assert len(results["dee"].notes) == 1 and "ran past the time limit" in results["dee"].notes[0]
+    assert results["gus"].notes == [], "a loose <student>.ipynb is not a renamed notebook"
     assert any(line.startswith("[3/6] cy: 0/8") and "not JSON" in line for line in lines)
 
 

@@ -66,10 +66,11 @@ def collect(submissions: str | Path, notebook_names: list[str]) -> tuple[list[Su
     for entry in sorted(root.iterdir()):
         if entry.name.startswith("."):
             continue
+        loose = False
         if entry.is_dir():
             student, files = entry.name, _notebooks_in(entry)
         elif entry.suffix == ".ipynb":
-            student, files = entry.stem, [entry]
+            student, files, loose = entry.stem, [entry], True
         else:
             skipped.append(f"{entry.name}: not a folder or a .ipynb file")
             continue
@@ -79,7 +80,7 @@ def collect(submissions: str | Path, notebook_names: list[str]) -> tuple[list[Su
         if student in found:
             skipped.append(f"{entry.name}: a second submission for {student}; the folder is used")
             continue
-        found[student] = _match(student, files, notebook_names)
+        found[student] = _match(student, files, notebook_names, loose)
     return [found[s] for s in sorted(found)], skipped
 
 
@@ -90,7 +91,9 @@ def _notebooks_in(folder: Path) -> list[Path]:
     )
 
 
-def _match(student: str, files: list[Path], names: list[str]) -> Submission:
+def _match(student: str, files: list[Path], names: list[str], loose: bool) -> Submission:
+    """Pair the expected notebooks with the files found. A loose ``<student>.ipynb`` is named
+    after its student, so it stands for the assignment's only notebook without being a rename."""
     submission = Submission(student)
     by_name: dict[str, list[Path]] = {}
     for f in files:
@@ -107,7 +110,10 @@ def _match(student: str, files: list[Path], names: list[str]) -> Submission:
             submission.notebooks[name] = candidates[0]
         elif len(names) == 1 and len(unclaimed) == 1:
             submission.notebooks[name] = unclaimed[0]
-            submission.notes.append(f"notebook was renamed to {unclaimed[0].name}; graded as {name}.ipynb")
+            if not loose:
+                submission.notes.append(
+                    f"notebook was renamed to {unclaimed[0].name}; graded as {name}.ipynb"
+                )
         else:
             extra = f" (found {', '.join(f.name for f in unclaimed)})" if unclaimed else ""
             submission.failures[name] = f"no {name}.ipynb handed in{extra}"

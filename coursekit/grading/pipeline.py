@@ -184,6 +184,7 @@ def _grade_one(api, assignment: str, submission: Submission, questions, out: Pat
             result.problems.append("autograding failed: " + _last_line(details))
         else:
             _read_scores(api, assignment, student, questions, result)
+            result.notes.extend(_timeouts(out / "autograded" / student / assignment))
             feedback = api.generate_feedback(assignment, student, force=True)
             if not feedback["success"]:
                 result.notes.append("feedback could not be generated: " + _last_line(feedback.get("error")))
@@ -206,9 +207,24 @@ def _read_scores(api, assignment, student, questions, result: StudentResult) -> 
             result.scores[question_key(q, questions)] = float(grade_record.score or 0.0)
 
 
+def _timeouts(folder: Path) -> list[str]:
+    """Notes on the cells of the autograded notebooks that were stopped for running too long."""
+    notes = []
+    for path in sorted(folder.glob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        for index, cell in enumerate(nb.cells):
+            for output in cell.get("outputs", []):
+                if output.get("output_type") == "error" and output.get("ename") == "CellTimeoutError":
+                    where = f"{path.stem}.ipynb cell {index + 1}"
+                    notes.append(f"{where} ran past the time limit and was stopped")
+    return notes
+
+
 def _last_line(text: str | None) -> str:
-    lines = [line for line in (text or "").strip().splitlines() if line.strip()]
-    return lines[-1].strip() if lines else "unknown error"
+    """The most telling line of nbgrader's error text: the last error that is not its own summary."""
+    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
+    telling = [line for line in lines if "Error" in line and "NbGraderException" not in line]
+    return (telling or lines or ["unknown error"])[-1]
 
 
 def _write_failure_feedback(path: Path, student: str, assignment: str, notebook: str, why: str) -> None:
@@ -247,7 +263,7 @@ def summary_table(run: GradingRun) -> str:
     keys = [question_key(q, run.questions) for q in run.questions]
     header = ["student", "score", *keys, "status"]
     rows = [[r.student, f"{r.score:g}/{r.max_score:g}", *(f"{r.scores[k]:g}" for k in keys),
-             r.status if not r.problems else "; ".join(r.problems)] for r in run.results]
+             "; ".join(r.problems or r.notes) or "ok"] for r in run.results]
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header) - 1)]
     lines = []
     for row in [header, *rows]:
