@@ -3,13 +3,14 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 PORT   ?= 8888
+LESSON ?= 01-perceptron/perceptron.ipynb
 # JupyterLab refuses to start as root unless told that it is on purpose.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: help lab test lint lessons lessons-check grade-demo clean
 
 help:
-	@echo "make lab         set up .venv (first time) and open JupyterLab on lessons/"
+	@echo "make lab         set up .venv (first time) and open lesson 1 in JupyterLab (LESSON=... for another)"
 	@echo "make test        set up .venv with the dev extra and run every test, ruff included"
 	@echo "make lessons     regenerate lessons/ from solutions/"
 	@echo "make grade-demo  grade the demo class of lesson 1 and print the grades"
@@ -28,7 +29,7 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 lab: $(VENV)/.installed
-	$(BIN)/jupyter lab --ServerApp.root_dir=lessons --port $(PORT) $(ROOT_FLAG)
+	$(BIN)/jupyter lab --ServerApp.root_dir=lessons --port $(PORT) $(ROOT_FLAG) lessons/$(LESSON)
 
 lint: $(VENV)/.installed-dev
 	$(BIN)/ruff check .
