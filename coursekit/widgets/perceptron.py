@@ -124,6 +124,10 @@ class PerceptronExplorer(Explorer):
                 "clipped, so try a smaller learning rate."
             )
 
+    def animated_artists(self) -> list:
+        v = self.view
+        return [v.region, v.line, *v.points, v.wrong, self.title]
+
     @property
     def widget(self) -> widgets.Widget:
         controls = widgets.VBox([
