@@ -5,5 +5,6 @@ Run without a widget front end (nbconvert, nbclient), an explorer shows a static
 
 from coursekit.widgets.base import Explorer
 from coursekit.widgets.perceptron import PerceptronExplorer
+from coursekit.widgets.xor import XORExplorer
 
-__all__ = ["Explorer", "PerceptronExplorer"]
+__all__ = ["Explorer", "PerceptronExplorer", "XORExplorer"]
