@@ -4,7 +4,8 @@ Run without a widget front end (nbconvert, nbclient), an explorer shows a static
 """
 
 from coursekit.widgets.base import Explorer
+from coursekit.widgets.chain_rule import ChainRuleExplorer
 from coursekit.widgets.perceptron import PerceptronExplorer
 from coursekit.widgets.xor import XORExplorer
 
-__all__ = ["Explorer", "PerceptronExplorer", "XORExplorer"]
+__all__ = ["ChainRuleExplorer", "Explorer", "PerceptronExplorer", "XORExplorer"]
