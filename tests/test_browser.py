@@ -87,7 +87,9 @@ def browser():
         chromium.close()
 
 
-IMAGE = ".widget-image"
+# Scoped to the notebook on show: the lessons are opened one after another in one JupyterLab.
+PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"
+IMAGE = f"{PANEL} .widget-image"
 KERNEL_IDLE = """() => {
     const kernel = window.jupyterapp.shell.currentWidget?.sessionContext?.session?.kernel;
     return kernel && kernel.status === 'idle';
@@ -103,14 +105,14 @@ def test_lesson_runs_in_jupyterlab_and_the_slider_redraws(lab, browser, solution
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(60_000)
     try:
-        page.goto(f"{url}/lab/tree/{solution.name}")
+        page.goto(f"{url}/lab/tree/{solution.name}?reset")  # a fresh workspace: only this notebook
         page.wait_for_function("window.jupyterapp !== undefined")
-        page.wait_for_selector(".jp-Notebook")
+        page.wait_for_selector(f"{PANEL} .jp-Notebook")
         page.wait_for_function(KERNEL_IDLE)
         # Resolves once every cell has run.
         page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
         page.wait_for_selector(f"{IMAGE}[src^='blob:']", state="attached")
-        handle = page.wait_for_selector(".widget-slider .noUi-handle", state="attached")
+        handle = page.wait_for_selector(f"{PANEL} .widget-slider .noUi-handle", state="attached")
         handle.scroll_into_view_if_needed()
         page.screenshot(path=f"{shots}-before.png")
         before = page.eval_on_selector(IMAGE, "img => img.src")
@@ -118,11 +120,12 @@ def test_lesson_runs_in_jupyterlab_and_the_slider_redraws(lab, browser, solution
         for _ in range(5):
             page.keyboard.press("ArrowRight")
         page.wait_for_function(
-            f"before => document.querySelector('{IMAGE}').src !== before", arg=before, timeout=30_000
+            "([selector, before]) => document.querySelector(selector).src !== before",
+            arg=[IMAGE, before], timeout=30_000,
         )
         page.screenshot(path=f"{shots}-after.png")
         tracebacks = page.eval_on_selector_all(
-            ".jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
+            f"{PANEL} .jp-OutputArea-output[data-mime-type='application/vnd.jupyter.stderr']",
             "nodes => nodes.map(n => n.innerText).filter(t => /Traceback|Error/.test(t))",
         )
         assert not tracebacks, tracebacks
