@@ -89,3 +89,14 @@ def test_rule_beyond_the_slider_range_is_flagged():
     assert "clipped" in explorer.readout.value
     explorer.set_weights([1.0, 1.0], -1.5)
     assert "clipped" not in explorer.readout.value
+
+
+def test_gate_change_redraws_once_with_the_new_data(monkeypatch):
+    explorer = PerceptronExplorer(gate="AND")
+    drawn = []
+    original = explorer.draw
+    monkeypatch.setattr(explorer, "draw", lambda: (drawn.append(explorer.y.copy()), original()))
+    explorer.gate.value = "XOR"
+    assert len(drawn) == 1
+    np.testing.assert_array_equal(drawn[0], [0, 1, 1, 0])
+    np.testing.assert_array_equal(explorer.view.points[1].get_offsets(), [[0.0, 1.0], [1.0, 0.0]])

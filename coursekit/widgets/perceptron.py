@@ -63,7 +63,7 @@ class PerceptronExplorer(Explorer):
         self.view = LinearBoundaryView(self.fig.add_subplot())
         self.title = self.view.ax.set_title("")
 
-        for control in (*self.sliders.values(), self.gate):
+        for control in self.sliders.values():
             control.observe(self.refresh, names="value")
         self.gate.observe(self._on_gate, names="value")
         self.step_button.on_click(lambda _: self.step())
