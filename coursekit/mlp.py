@@ -17,7 +17,7 @@ from coursekit.layers import (
     linear_forward,
     sigmoid,
 )
-from coursekit.losses import LOSSES, REDUCTIONS, binary_cross_entropy, softmax_cross_entropy
+from coursekit.losses import LOSSES, REDUCTIONS, l2_penalty, softmax
 
 __all__ = ["MLP", "LayerCache"]
 
@@ -173,11 +173,8 @@ class MLP:
             Class probabilities for the cross-entropies, the output activation otherwise.
         """
         out, _ = self.forward_logits(X)
-        if self.output == "softmax" and self.loss_name == "softmax_cross_entropy":
-            shifted = out - out.max(axis=1, keepdims=True)
-            with np.errstate(under="ignore"):  # exp of a very negative score is 0: harmless
-                e = np.exp(shifted)
-            return e / e.sum(axis=1, keepdims=True)
+        if self.loss_name == "softmax_cross_entropy":
+            return softmax(out)
         if self.loss_name == "binary_cross_entropy":
             return sigmoid(out)
         return out
@@ -218,21 +215,16 @@ class MLP:
             Same keys and shapes as :attr:`params`.
         """
         out, caches = self.forward_logits(X)
-        if self.loss_name == "softmax_cross_entropy":
-            data_loss, dout = softmax_cross_entropy(out, y, self.reduction)
-        else:
+        if self.loss_name != "softmax_cross_entropy":  # which takes labels or one-hot rows itself
             y = self._targets(y, out.shape)
-            if self.loss_name == "binary_cross_entropy":
-                data_loss, dout = binary_cross_entropy(out, y, self.reduction)
-            else:
-                data_loss, dout = LOSSES["squared_error"](out, y, self.reduction)
+        loss, dout = LOSSES[self.loss_name](out, y, self.reduction)
         grads = self.backward(dout, caches)
-        loss = data_loss
         if self.l2:
-            for l in range(1, self.n_layers + 1):
-                W = self.params[f"W{l}"]
-                loss += 0.5 * self.l2 * float(np.sum(W * W))
-                grads[f"W{l}"] += self.l2 * W
+            names = [f"W{l}" for l in range(1, self.n_layers + 1)]
+            penalty, dWs = l2_penalty((self.params[n] for n in names), self.l2)
+            loss += penalty
+            for name, dW in zip(names, dWs, strict=True):
+                grads[name] += dW
         return loss, grads
 
     def backward(self, dout, caches: list[LayerCache]) -> dict[str, np.ndarray]:
@@ -251,7 +243,7 @@ class MLP:
             else:
                 dZ = hidden_backward(dA, act_cache)
             dA, grads[f"W{l}"], grads[f"b{l}"] = linear_backward(dZ, linear_cache)
-        return dict(sorted(grads.items(), key=lambda kv: (int(kv[0][1:]), kv[0][0] != "W")))
+        return {name: grads[name] for name in self.params}  # W1, b1, W2, ... as in params
 
     def step(self, grads: dict[str, np.ndarray], lr: float) -> None:
         """One gradient-descent update, ``p -= lr * grads[p]``, in place on :attr:`params`."""
