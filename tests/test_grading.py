@@ -181,3 +181,24 @@ def test_invalid_notebook_structure_is_explained(tmp_path):
     path = tmp_path / "x.ipynb"
     path.write_text('{"cells": [{"cell_type": "code"}], "nbformat": 4, "nbformat_minor": 5, "metadata": {}}')
     assert unreadable_reason(path).startswith("not a valid notebook")
+
+
+def test_regrading_a_hand_in_that_broke_leaves_no_stale_grades(demo, tmp_path):
+    from nbgrader.api import Gradebook, MissingEntry
+
+    _, root, _ = demo
+    subs, out = tmp_path / "subs", tmp_path / "out"
+    (subs / "ada").mkdir(parents=True)
+    good = (root / "submissions" / "ada" / "perceptron.ipynb").read_text()
+    (subs / "ada" / "perceptron.ipynb").write_text(good)
+    first = grade(ASSIGNMENT, subs, out, COURSE, timeout=5, log=lambda _: None)
+    assert first.by_student()["ada"].score == 8
+
+    (subs / "ada" / "perceptron.ipynb").write_text(good[:100])
+    again = grade(ASSIGNMENT, subs, out, COURSE, timeout=5, log=lambda _: None).by_student()["ada"]
+    assert again.score == 0 and "not JSON" in again.problems[0]
+    assert [p.name for p in again.feedback] == ["perceptron.html"]
+    assert "not JSON" in again.feedback[0].read_text()
+    assert not (out / "autograded" / "ada").joinpath(ASSIGNMENT).exists()
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}", "coursekit") as gb, pytest.raises(MissingEntry):
+        gb.find_submission(ASSIGNMENT, "ada")

@@ -63,10 +63,6 @@ class GradingRun:
     skipped: list[str]
     out: Path
 
-    @property
-    def max_score(self) -> float:
-        return sum(q.max_score for q in self.questions)
-
     def by_student(self) -> dict[str, StudentResult]:
         return {r.student: r for r in self.results}
 
@@ -168,13 +164,18 @@ def _grade_one(api, assignment: str, submission: Submission, questions, out: Pat
                            notes=list(submission.notes))
     result.problems.extend(f"{nb}.ipynb: {why}" for nb, why in submission.failures.items())
 
+    # Start from nothing, so that a regrade leaves no trace of an earlier hand-in.
     target = out / "submitted" / student / assignment
-    shutil.rmtree(target, ignore_errors=True)
+    feedback_dir = out / "feedback" / student / assignment
+    for folder in (target, out / "autograded" / student / assignment, feedback_dir):
+        shutil.rmtree(folder, ignore_errors=True)
     target.mkdir(parents=True)
     for name, path in submission.notebooks.items():
         shutil.copyfile(path, target / f"{name}.ipynb")
 
-    if submission.notebooks:
+    if not submission.notebooks:
+        _forget_submission(api, assignment, student)
+    else:
         with warnings.catch_warnings():
             # nbgrader's own session handling warns on every regrade; it is not the student's doing.
             warnings.filterwarnings("ignore", message=".*not in session.*")
@@ -188,11 +189,21 @@ def _grade_one(api, assignment: str, submission: Submission, questions, out: Pat
             feedback = api.generate_feedback(assignment, student, force=True)
             if not feedback["success"]:
                 result.notes.append("feedback could not be generated: " + _last_line(feedback.get("error")))
-    feedback_dir = out / "feedback" / student / assignment
     for name, why in submission.failures.items():
         _write_failure_feedback(feedback_dir / f"{name}.html", student, assignment, name, why)
     result.feedback = sorted(feedback_dir.glob("*.html")) if feedback_dir.is_dir() else []
     return result
+
+
+def _forget_submission(api, assignment: str, student: str) -> None:
+    """Drop an earlier graded hand-in from the gradebook: nothing gradable replaces it now."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
+        try:
+            gb.remove_submission(assignment, student)
+        except MissingEntry:
+            pass
 
 
 def _read_scores(api, assignment, student, questions, result: StudentResult) -> None:
@@ -261,9 +272,9 @@ def _fmt(x: float) -> str:
 def summary_table(run: GradingRun) -> str:
     """A plain-text table of every student's scores, for the terminal."""
     keys = [question_key(q, run.questions) for q in run.questions]
-    header = ["student", "score", *keys, "status"]
+    header = ["student", "score", *keys, "seconds", "status"]
     rows = [[r.student, f"{r.score:g}/{r.max_score:g}", *(f"{r.scores[k]:g}" for k in keys),
-             "; ".join(r.problems or r.notes) or "ok"] for r in run.results]
+             f"{r.seconds:.1f}", "; ".join(r.problems or r.notes) or "ok"] for r in run.results]
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header) - 1)]
     lines = []
     for row in [header, *rows]:
