@@ -69,7 +69,14 @@ def plot_decision_boundary(
     ax = ax or plt.subplots(figsize=(4, 4))[1]
     xlim = (X[:, 0].min() - margin, X[:, 0].max() + margin)
     ylim = (X[:, 1].min() - margin, X[:, 1].max() + margin)
-    labels = np.asarray(predict(grid(xlim, ylim, resolution))).reshape(resolution, resolution)
+    points = grid(xlim, ylim, resolution)
+    labels = np.asarray(predict(points))
+    if labels.shape != (len(points),):
+        raise ValueError(
+            f"predict must return one label per point: given shape {points.shape}, it returned "
+            f"shape {labels.shape}"
+        )
+    labels = labels.reshape(resolution, resolution)
     ax.imshow(labels, origin="lower", extent=(*xlim, *ylim), cmap=_REGION_CMAP, vmin=0, vmax=1,
               aspect="auto", interpolation="nearest")
     _scatter_classes(ax, X, y)
