@@ -30,6 +30,14 @@ def check_ndim(array: np.ndarray, ndim: int, name: str, shape_hint: str) -> None
         raise ValueError(f"{name} must have shape {shape_hint}, got shape {array.shape}")
 
 
+def check_shape(value, shape: tuple[int, ...], name: str) -> np.ndarray:
+    """``value`` as a float array, or ``ValueError`` unless it has exactly ``shape``."""
+    array = as_float_array(value, name)
+    if array.shape != shape:
+        raise ValueError(f"{name} must have shape {shape}, got {array.shape}")
+    return array
+
+
 def check_same_shape(a: np.ndarray, b: np.ndarray, name_a: str, name_b: str) -> None:
     """Raise ``ValueError`` naming both arguments unless their shapes agree."""
     if a.shape != b.shape:

@@ -1,11 +1,13 @@
 """The explorers, headless: controls move the plotted artists in place."""
 
 import base64
+import io
 
 import numpy as np
+import PIL.Image
 import pytest
 
-from coursekit.widgets import PerceptronExplorer
+from coursekit.widgets import ChainRuleExplorer, PerceptronExplorer, XORExplorer
 
 
 def line_points(explorer):
@@ -100,3 +102,50 @@ def test_gate_change_redraws_once_with_the_new_data(monkeypatch):
     assert len(drawn) == 1
     np.testing.assert_array_equal(drawn[0], [0, 1, 1, 0])
     np.testing.assert_array_equal(explorer.view.points[1].get_offsets(), [[0.0, 1.0], [1.0, 0.0]])
+
+
+# -- what every explorer shares --------------------------------------------------------------------
+
+EXPLORERS = {
+    "perceptron": (PerceptronExplorer, lambda e: (e.set_weights([2.0, -1.0], 0.4), e.step())),
+    "xor": (XORExplorer, lambda e: (e.sliders["W1[1,1]"].__setattr__("value", 4.0),  # new limits
+                                    e.sliders["W2[0,0]"].__setattr__("value", -1.2))),
+    "chain-rule": (ChainRuleExplorer, lambda e: e.set_values(1.3, -2.2, 0.7, 3e-4)),
+}
+
+
+def full_render(explorer) -> np.ndarray:
+    for artist in explorer.animated_artists():
+        artist.set_animated(False)
+    explorer.fig.canvas.draw()
+    return np.asarray(explorer.fig.canvas.buffer_rgba())
+
+
+@pytest.mark.parametrize("name", EXPLORERS)
+def test_redrawn_picture_matches_a_full_render(name):
+    # A redraw paints only the changing artists over a cached background; the result must be the
+    # picture a full render gives (up to a few pixels where lines cross the axes' frame).
+    cls, change = EXPLORERS[name]
+    explorer = cls()
+    change(explorer)
+    fast = np.asarray(PIL.Image.open(io.BytesIO(explorer.png())).convert("RGBA"))
+    full = full_render(explorer)
+    assert fast.shape == full.shape
+    differing = int(np.any(fast != full, axis=-1).sum())
+    assert differing < 0.001 * fast.shape[0] * fast.shape[1], differing
+
+
+@pytest.mark.parametrize(
+    ("cls", "kwargs"),
+    [(PerceptronExplorer, {"b": 9.0}), (XORExplorer, {"W2": [[-6.0, 2.0]]}), (ChainRuleExplorer, {"a": 8.0})],
+)
+def test_starting_values_beyond_the_sliders_are_clipped_and_flagged(cls, kwargs):
+    explorer = cls(**kwargs)
+    assert explorer.clipped
+    assert "clipped" in explorer.readout.value
+
+
+@pytest.mark.parametrize("name", EXPLORERS)
+def test_the_widget_is_built_once(name):
+    explorer = EXPLORERS[name][0]()
+    assert explorer.widget is explorer.widget

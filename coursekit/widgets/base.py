@@ -18,13 +18,22 @@ import io
 from contextlib import contextmanager
 
 import ipywidgets as widgets
+import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image
 
 
 class Explorer:
-    """Base class: subclasses build ``self.fig`` artists and controls, and implement ``draw``."""
+    """Base class: subclasses build ``self.fig`` artists and ``self.sliders``, and implement ``draw``.
+
+    Attributes
+    ----------
+    sliders : dict of str to ipywidgets slider
+        The explorer's numeric controls, by name, in the order shown.
+    clipped : bool
+        True if the last :meth:`set_sliders` had to clip a value to a slider's range.
+    """
 
     #: Resolution of the rendered PNG; modest, so that a redraw stays well under 50 ms.
     dpi = 80
@@ -33,7 +42,9 @@ class Explorer:
         self.fig = Figure(figsize=figsize, dpi=self.dpi, layout="constrained")
         FigureCanvasAgg(self.fig)
         self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
-        self._holding = False
+        self.sliders: dict[str, widgets.Widget] = {}
+        self.clipped = False
+        self._holds = 0
         self._png = b""
         self._background = None
         self._background_key = None
@@ -46,7 +57,7 @@ class Explorer:
 
     @property
     def widget(self) -> widgets.Widget:
-        """The whole explorer as one ipywidgets container."""
+        """The whole explorer as one ipywidgets container (built once: a ``cached_property``)."""
         raise NotImplementedError
 
     def animated_artists(self) -> list:
@@ -64,7 +75,7 @@ class Explorer:
 
     def refresh(self, *_) -> None:
         """Redraw and re-render; called by every control."""
-        if self._holding:
+        if self._holds:
             return
         self.draw()
         canvas = self.fig.canvas
@@ -74,27 +85,48 @@ class Explorer:
             for artist in animated:
                 artist.set_animated(True)  # left out of canvas.draw(), drawn below instead
             canvas.draw()
-            if self._background is None:
-                self.fig.set_layout_engine("none")  # keep the layout of the first draw
-            self._background = canvas.copy_from_bbox(self.fig.bbox)
-            self._background_key = key
+            self.fig.set_layout_engine("none")  # keep the layout of the first draw
+            if animated:
+                self._background = canvas.copy_from_bbox(self.fig.bbox)
+                self._background_key = key
         else:
             canvas.restore_region(self._background)
         renderer = canvas.get_renderer()
-        for artist in animated:
+        for artist in sorted(animated, key=lambda a: a.get_zorder()):  # stacked as in a full draw
             artist.draw(renderer)
         self._png = _encode_png(canvas)
         self.image.value = self._png
 
     @contextmanager
     def hold(self):
-        """Change several controls at once and redraw only once, at the end."""
-        self._holding = True
+        """Change several controls at once and redraw only once, at the end (holds may nest)."""
+        self._holds += 1
         try:
             yield
         finally:
-            self._holding = False
+            self._holds -= 1
         self.refresh()
+
+    def set_sliders(self, values: dict[str, float]) -> None:
+        """Move the named sliders and redraw once.
+
+        A value beyond its slider's range is clipped to it, and :attr:`clipped` says so, for the
+        readout to tell the learner (see :meth:`clip_note`).
+        """
+        with self.hold():
+            self.clipped = False
+            for name, value in values.items():
+                slider = self.sliders[name]
+                low, high = _slider_range(slider)
+                value = float(value)
+                self.clipped |= not low <= value <= high
+                slider.value = float(np.clip(value, low, high))
+
+    def clip_note(self, advice: str = "") -> str:
+        """HTML for the readout: a warning, with ``advice``, when the last values were clipped."""
+        if not self.clipped:
+            return ""
+        return f"<br><b>Note:</b> a value was beyond its slider's range, so it was clipped. {advice}"
 
     def png(self) -> bytes:
         """The current picture as PNG bytes."""
@@ -114,3 +146,10 @@ def _encode_png(canvas: FigureCanvasAgg) -> bytes:
     buffer = io.BytesIO()
     rgba.convert("RGB").save(buffer, format="png", compress_level=1)
     return buffer.getvalue()
+
+
+def _slider_range(slider) -> tuple[float, float]:
+    """The values a slider can show (a log slider keeps exponents in ``min`` and ``max``)."""
+    if isinstance(slider, widgets.FloatLogSlider):
+        return slider.base**slider.min, slider.base**slider.max
+    return slider.min, slider.max

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import ipywidgets as widgets
 import numpy as np
 from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
@@ -9,7 +11,7 @@ from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
 from coursekit.graph import Value, draw_graph
 from coursekit.widgets.base import Explorer
 
-__all__ = ["ChainRuleExplorer", "build_graph", "forward_difference_errors"]
+__all__ = ["ChainRuleExplorer", "build_graph", "nudge_ratios"]
 
 #: Nudge sizes on the error plot; the slider for h covers the same range.
 H_MIN_EXP, H_MAX_EXP = -10, 0
@@ -39,8 +41,8 @@ def J_curved(a, b, c):
     return 2 * (a * a * b + c)
 
 
-def forward_difference_errors(a: float, b: float, c: float, h) -> tuple[np.ndarray, np.ndarray]:
-    """``|(J(a + h) - J(a)) / h - dJ/da|`` for both functions, at each nudge ``h``.
+def nudge_ratios(a: float, b: float, c: float, h) -> tuple[np.ndarray, np.ndarray]:
+    """The forward-difference ratios ``(J(a + h) - J(a)) / h`` of both functions, at each ``h``.
 
     Parameters
     ----------
@@ -49,16 +51,14 @@ def forward_difference_errors(a: float, b: float, c: float, h) -> tuple[np.ndarr
 
     Returns
     -------
-    linear : array, shape of ``h``
-        For ``J = 2(ab + c)``, against ``dJ/da = 2b``: only rounding error, since ``J`` is
-        linear in ``a``.
-    curved : array, shape of ``h``
-        For ``J = 2(a^2 b + c)``, against ``dJ/da = 4ab``: the truncation error ``2|b| h`` plus
-        rounding.
+    linear, curved : arrays, shape of ``h``
+        For ``J = 2(ab + c)``, whose ``dJ/da = 2b`` (only rounding separates the two, since ``J``
+        is linear in ``a``), and for ``J = 2(a^2 b + c)``, whose ``dJ/da = 4ab`` (off by the
+        truncation error ``2 b h`` plus rounding).
     """
     h = np.asarray(h, dtype=np.float64)
-    linear = np.abs((J_linear(a + h, b, c) - J_linear(a, b, c)) / h - 2 * b)
-    curved = np.abs((J_curved(a + h, b, c) - J_curved(a, b, c)) / h - 4 * a * b)
+    linear = (J_linear(a + h, b, c) - J_linear(a, b, c)) / h
+    curved = (J_curved(a + h, b, c) - J_curved(a, b, c)) / h
     return linear, curved
 
 
@@ -90,10 +90,10 @@ class ChainRuleExplorer(Explorer):
         slider = dict(min=-self.LIMIT, max=self.LIMIT, step=0.1, continuous_update=True,
                       readout_format=".1f")
         self.sliders = {
-            "a": widgets.FloatSlider(value=a, description="a", **slider),
-            "b": widgets.FloatSlider(value=b, description="b", **slider),
-            "c": widgets.FloatSlider(value=c, description="c", **slider),
-            "h": widgets.FloatLogSlider(value=h, base=10, min=H_MIN_EXP, max=H_MAX_EXP, step=0.1,
+            "a": widgets.FloatSlider(description="a", **slider),
+            "b": widgets.FloatSlider(description="b", **slider),
+            "c": widgets.FloatSlider(description="c", **slider),
+            "h": widgets.FloatLogSlider(base=10, min=H_MIN_EXP, max=H_MAX_EXP, step=0.1,
                                         description="nudge h", readout_format=".1e",
                                         continuous_update=True),
         }
@@ -112,7 +112,7 @@ class ChainRuleExplorer(Explorer):
         (self.curved_curve,) = ax.plot([], [], lw=1.8, color="#dd6b20", label="J = 2(a²b + c)")
         (self.linear_marker,) = ax.plot([], [], "o", ms=7, color="#2b6cb0", mec="black")
         (self.curved_marker,) = ax.plot([], [], "o", ms=7, color="#dd6b20", mec="black")
-        self.h_line = ax.axvline(h, color="grey", lw=0.8, ls="--")
+        self.h_line = ax.axvline(1.0, color="grey", lw=0.8, ls="--")
         # The legend sits above the axes, where no curve can cross it, so it stays in the background.
         ax.legend(loc="lower center", bbox_to_anchor=(0.5, 1.0), ncol=2, fontsize=8, frameon=False,
                   handlelength=1.5, columnspacing=1.0)
@@ -130,7 +130,7 @@ class ChainRuleExplorer(Explorer):
 
         for control in self.sliders.values():
             control.observe(self.refresh, names="value")
-        self.refresh()
+        self.set_values(a, b, c, h)
 
     def animated_artists(self) -> list:
         return self._dynamic
@@ -142,30 +142,31 @@ class ChainRuleExplorer(Explorer):
         return float(s["a"].value), float(s["b"].value), float(s["c"].value), float(s["h"].value)
 
     def set_values(self, a: float, b: float, c: float, h: float | None = None) -> None:
-        """Move the sliders and redraw once."""
-        with self.hold():
-            self.sliders["a"].value, self.sliders["b"].value, self.sliders["c"].value = a, b, c
-            if h is not None:
-                self.sliders["h"].value = h
+        """Move the sliders and redraw once. Values beyond the sliders' range are clipped, and the
+        readout says so."""
+        values = {"a": a, "b": b, "c": c} | ({} if h is None else {"h": h})
+        self.set_sliders(values)
 
     def draw(self) -> None:
         a, b, c, h = self.values
         J = build_graph(a, b, c)
         self.graph.update(J)
-        J_nudged = J_linear(a + h, b, c)
-
-        linear, curved = forward_difference_errors(a, b, c, H_GRID)
-        self.linear_curve.set_data(H_GRID, np.maximum(linear, ERROR_FLOOR))
-        self.curved_curve.set_data(H_GRID, np.maximum(curved, ERROR_FLOOR))
-        lin_h, cur_h = forward_difference_errors(a, b, c, h)
-        self.linear_marker.set_data([h], [max(float(lin_h), ERROR_FLOOR)])
-        self.curved_marker.set_data([h], [max(float(cur_h), ERROR_FLOOR)])
-        self.h_line.set_xdata([h, h])
-
         nodes = {n.label: n for n in self.graph.nodes if n.label}
         u, v = nodes["u"], nodes["v"]
+
+        # The nudge is held against what backprop says, dJ/da from the graph, not a formula.
+        hs = np.append(H_GRID, h)
+        linear_ratio, curved_ratio = nudge_ratios(a, b, c, hs)
+        linear = np.maximum(np.abs(linear_ratio - nodes["a"].grad), ERROR_FLOOR)
+        curved = np.maximum(np.abs(curved_ratio - 4 * a * b), ERROR_FLOOR)
+        self.linear_curve.set_data(H_GRID, linear[:-1])
+        self.curved_curve.set_data(H_GRID, curved[:-1])
+        self.linear_marker.set_data([h], [linear[-1]])
+        self.curved_marker.set_data([h], [curved[-1]])
+        self.h_line.set_xdata([h, h])
+
+        J_nudged = build_graph(a + h, b, c).data
         ratio = (J_nudged - J.data) / h
-        curved_ratio = (J_curved(a + h, b, c) - J_curved(a, b, c)) / h
         self.readout.value = (
             "<table style='font-family: monospace'>"
             f"<tr><td><b>forward</b></td><td>u = ab = {u.data:.4g}, v = u + c = {v.data:.4g}, "
@@ -175,14 +176,14 @@ class ChainRuleExplorer(Explorer):
             f"∂J/∂b = 2 · a = {nodes['b'].grad:.4g}, ∂J/∂c = {nodes['c'].grad:.4g}</td></tr>"
             f"<tr><td><b>nudge h = {h:.1e}</b></td><td>J(a + h) = {J_nudged:.12g}, "
             f"ΔJ/Δa = {ratio:.12g} against "
-            f"2b = {2 * b:.12g} (difference {abs(ratio - 2 * b):.2e})</td></tr>"
-            f"<tr><td><b>curved 2(a²b + c)</b></td><td>ΔJ/Δa = {curved_ratio:.12g} against "
-            f"4ab = {4 * a * b:.12g} (difference {abs(curved_ratio - 4 * a * b):.2e}, "
+            f"∂J/∂a = {nodes['a'].grad:.12g} (difference {abs(ratio - nodes['a'].grad):.2e})</td></tr>"
+            f"<tr><td><b>curved 2(a²b + c)</b></td><td>ΔJ/Δa = {curved_ratio[-1]:.12g} against "
+            f"4ab = {4 * a * b:.12g} (difference {abs(curved_ratio[-1] - 4 * a * b):.2e}, "
             f"2|b|h = {2 * abs(b) * h:.2e})</td></tr>"
-            "</table>"
+            "</table>" + self.clip_note()
         )
 
-    @property
+    @functools.cached_property
     def widget(self) -> widgets.Widget:
         s = self.sliders
         controls = widgets.HBox([widgets.VBox([s["a"], s["b"]]), widgets.VBox([s["c"], s["h"]])])

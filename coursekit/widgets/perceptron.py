@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import html
 
 import ipywidgets as widgets
@@ -44,14 +45,13 @@ class PerceptronExplorer(Explorer):
         self._start = (tuple(float(v) for v in w), float(b))
         self.next_index = 0
         self.updates = 0
-        self.clipped = False
 
         slider = dict(min=-self.LIMIT, max=self.LIMIT, step=0.1, continuous_update=True,
                       readout_format=".1f")
         self.sliders = {
-            "w1": widgets.FloatSlider(value=self._start[0][0], description="w1", **slider),
-            "w2": widgets.FloatSlider(value=self._start[0][1], description="w2", **slider),
-            "b": widgets.FloatSlider(value=self._start[1], description="b", **slider),
+            "w1": widgets.FloatSlider(description="w1", **slider),
+            "w2": widgets.FloatSlider(description="w2", **slider),
+            "b": widgets.FloatSlider(description="b", **slider),
         }
         self.lr = widgets.FloatSlider(value=lr, min=0.1, max=2.0, step=0.1, description="lr",
                                       readout_format=".1f")
@@ -68,7 +68,7 @@ class PerceptronExplorer(Explorer):
         self.gate.observe(self._on_gate, names="value")
         self.step_button.on_click(lambda _: self.step())
         self.reset_button.on_click(lambda _: self.reset())
-        self.refresh()
+        self.set_weights(*self._start)
 
     @property
     def weights(self) -> tuple[np.ndarray, float]:
@@ -79,11 +79,8 @@ class PerceptronExplorer(Explorer):
     def set_weights(self, w, b: float) -> None:
         """Move the sliders and redraw once. Values beyond the sliders' range are clipped, and the
         readout says so."""
-        values = [*(float(v) for v in w), float(b)]
-        self.clipped = any(abs(v) > self.LIMIT for v in values)
-        with self.hold():
-            self.sliders["w1"].value, self.sliders["w2"].value = (float(v) for v in w)
-            self.sliders["b"].value = float(b)
+        w1, w2 = (float(v) for v in w)
+        self.set_sliders({"w1": w1, "w2": w2, "b": b})
 
     def step(self) -> None:
         """Apply the perceptron rule to the next example, cycling through the four."""
@@ -117,18 +114,15 @@ class PerceptronExplorer(Explorer):
             f"<b>{n_right} of 4 right</b> &middot; misclassified: {html.escape(missed)}"
             f" &middot; next example for the rule: ({nxt[0]:g}, {nxt[1]:g})"
             f" &middot; updates so far: {self.updates}"
+            + self.clip_note("Try a smaller learning rate.")
         )
-        if self.clipped:
-            self.readout.value += (
-                f"<br><b>Note:</b> the rule went beyond &plusmn;{self.LIMIT:g}; the sliders were "
-                "clipped, so try a smaller learning rate."
-            )
 
     def animated_artists(self) -> list:
         v = self.view
-        return [v.region, v.line, *v.points, v.wrong, self.title]
+        # The spines too: the region image fills the axes, and the frame must stay on top of it.
+        return [v.region, v.line, *v.points, v.wrong, self.title, *v.ax.spines.values()]
 
-    @property
+    @functools.cached_property
     def widget(self) -> widgets.Widget:
         controls = widgets.VBox([
             self.gate, *self.sliders.values(), self.lr,

@@ -12,7 +12,7 @@ puts sliders on every weight and bias.
 
 from __future__ import annotations
 
-import html
+import functools
 import math
 
 import ipywidgets as widgets
@@ -20,8 +20,9 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
 
-from coursekit._validation import check_choice
+from coursekit._validation import as_float_array, check_choice, check_ndim, check_shape
 from coursekit.datasets import xor
+from coursekit.layers import identity_forward, linear_forward, relu_forward, step_forward
 from coursekit.plotting import CLASS_COLORS, boundary_segment, grid
 from coursekit.widgets.base import Explorer
 
@@ -40,7 +41,9 @@ __all__ = [
 THRESHOLD = 0.5
 
 #: Hidden activations the explorer offers; "identity" leaves the layer linear.
-HIDDEN_ACTIVATIONS = ("relu", "step", "identity")
+#: The hidden units' activations, as the library's forward functions.
+_HIDDEN = {"relu": relu_forward, "step": step_forward, "identity": identity_forward}
+HIDDEN_ACTIVATIONS = tuple(_HIDDEN)
 
 #: The notes' hint (b1 = [-1, -1], W1 of 1s and 2s) worked out: both positive points land on
 #: h = (0, 1), the negatives on (0, 0) and (1, 3), and y_hat = -3 h1 + h2 is exactly XOR.
@@ -75,14 +78,6 @@ _UNIT_COLORS = ("#6b46c1", "#2f855a")  # hidden unit 1, hidden unit 2
 _INPUT_NAMES = ("(0,0)", "(0,1)", "(1,0)", "(1,1)")
 
 
-def _hidden(Z: np.ndarray, activation: str) -> np.ndarray:
-    if activation == "relu":
-        return np.maximum(Z, 0.0)
-    if activation == "step":
-        return (Z >= 0).astype(float)
-    return Z
-
-
 def xor_network(X, W1, b1, W2, b2, activation: str = "relu") -> tuple[np.ndarray, np.ndarray]:
     """Forward pass of a 2-2-1 network with a linear output.
 
@@ -104,16 +99,21 @@ def xor_network(X, W1, b1, W2, b2, activation: str = "relu") -> tuple[np.ndarray
         The output, ``H @ W2.T + b2`` flattened.
     """
     check_choice(activation, HIDDEN_ACTIVATIONS, "hidden activation")
-    X = np.asarray(X, dtype=float)
-    W1, b1 = np.asarray(W1, dtype=float), np.asarray(b1, dtype=float)
-    W2, b2 = np.asarray(W2, dtype=float), np.asarray(b2, dtype=float)
-    for name, value, shape in (("X", X, (X.shape[0] if X.ndim == 2 else -1, 2)), ("W1", W1, (2, 2)),
-                               ("b1", b1, (2,)), ("W2", W2, (1, 2)), ("b2", b2, (1,))):
-        if value.shape != shape:
-            want = "(m, 2)" if name == "X" else str(shape)
-            raise ValueError(f"{name} must have shape {want}, got {value.shape}")
-    H = _hidden(X @ W1.T + b1, activation)
-    return H, (H @ W2.T + b2)[:, 0]
+    X = as_float_array(X, "X")
+    check_ndim(X, 2, "X", "(m, 2)")
+    if X.shape[1] != 2:
+        raise ValueError(f"X must have shape (m, 2), got shape {X.shape}")
+    W1, b1, W2, b2 = _checked_params(W1, b1, W2, b2)
+    Z1, _ = linear_forward(X, W1, b1)
+    H, _ = _HIDDEN[activation](Z1)
+    y_hat, _ = linear_forward(H, W2, b2)
+    return H, y_hat[:, 0]
+
+
+def _checked_params(W1, b1, W2, b2) -> tuple[np.ndarray, ...]:
+    shapes = {"W1": (2, 2), "b1": (2,), "W2": (1, 2), "b2": (1,)}
+    return tuple(check_shape(v, shape, name) for (name, shape), v in zip(shapes.items(), (W1, b1, W2, b2),
+                                                                           strict=True))
 
 
 class XORNetworkView:
@@ -305,18 +305,12 @@ class XORExplorer(Explorer):
                  b2=NOTES_SOLUTION["b2"], activation: str = "relu"):
         check_choice(activation, HIDDEN_ACTIVATIONS, "hidden activation")
         super().__init__(figsize=(9.2, 4.6))
-        self.X, self.y = xor()
         self.n_right = 0
-        self.clipped = False
-        self.draws = 0
 
         slider = dict(min=-self.LIMIT, max=self.LIMIT, step=0.1, continuous_update=True,
                       readout_format=".1f", style={"description_width": "56px"},
                       layout=widgets.Layout(width="300px"))
-        values = self._flatten(W1, b1, W2, b2)
-        self.sliders = {name: widgets.FloatSlider(value=float(np.clip(v, -self.LIMIT, self.LIMIT)),
-                                                  description=name, **slider)
-                        for name, v in zip(self.NAMES, values, strict=True)}
+        self.sliders = {name: widgets.FloatSlider(description=name, **slider) for name in self.NAMES}
         self.activation = widgets.ToggleButtons(options=list(HIDDEN_ACTIVATIONS), value=activation,
                                                 description="hidden g",
                                                 style={"button_width": "74px", "description_width": "56px"})
@@ -333,17 +327,7 @@ class XORExplorer(Explorer):
             control.observe(self.refresh, names="value")
         self.preset.observe(lambda change: self.load_preset(change["new"]), names="value")
         self.reset_button.on_click(lambda _: self.load_preset(self.preset.value))
-        self.refresh()
-
-    @staticmethod
-    def _flatten(W1, b1, W2, b2) -> list[float]:
-        shapes = {"W1": (2, 2), "b1": (2,), "W2": (1, 2), "b2": (1,)}
-        arrays = {}
-        for (name, shape), value in zip(shapes.items(), (W1, b1, W2, b2), strict=True):
-            arrays[name] = np.asarray(value, dtype=float)
-            if arrays[name].shape != shape:
-                raise ValueError(f"{name} must have shape {shape}, got {arrays[name].shape}")
-        return [float(v) for a in arrays.values() for v in a.ravel()]
+        self.set_params(W1, b1, W2, b2)
 
     @property
     def params(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
@@ -354,13 +338,11 @@ class XORExplorer(Explorer):
     def set_params(self, W1, b1, W2, b2, activation: str | None = None) -> None:
         """Move the sliders (and the toggle) and redraw once. Values beyond the sliders' range
         are clipped, and the readout says so."""
-        values = self._flatten(W1, b1, W2, b2)
+        values = np.concatenate([p.ravel() for p in _checked_params(W1, b1, W2, b2)])
         if activation is not None:
             check_choice(activation, HIDDEN_ACTIVATIONS, "hidden activation")
-        self.clipped = any(abs(v) > self.LIMIT for v in values)
         with self.hold():
-            for name, v in zip(self.NAMES, values, strict=True):
-                self.sliders[name].value = float(np.clip(v, -self.LIMIT, self.LIMIT))
+            self.set_sliders(dict(zip(self.NAMES, values, strict=True)))
             if activation is not None:
                 self.activation.value = activation
 
@@ -378,27 +360,22 @@ class XORExplorer(Explorer):
         return (self.view.hidden_lim, self.view.hidden_title.get_text())
 
     def draw(self) -> None:
-        self.draws += 1
         H, y_hat, wrong = self.view.update(*self.params, self.activation.value)
         self.n_right = int((~wrong).sum())
         marks = ("&#10003;", "<b style='color:crimson'>wrong</b>")
         rows = "".join(
             f"<tr><td>{name}</td><td>{y_i}</td><td>({h[0]:.2f}, {h[1]:.2f})</td><td>{yh:.2f}</td>"
             f"<td>{marks[int(bad)]}</td></tr>"
-            for name, y_i, h, yh, bad in zip(_INPUT_NAMES, self.y, H, y_hat, wrong, strict=True)
+            for name, y_i, h, yh, bad in zip(_INPUT_NAMES, self.view.y, H, y_hat, wrong, strict=True)
         )
         self.readout.value = (
-            f"<b>{self.n_right} of 4 right</b> (class 1 where &ycirc; &gt; {THRESHOLD:g})"
+            f"<b>{self.n_right} of 4 right</b> (class 1 where &ycirc; &gt; {self.view.threshold:g})"
             "<table style='font-family:monospace'><tr><th>x</th><th>y</th><th>h</th><th>&ycirc;</th>"
             f"<th></th></tr>{rows}</table>"
         )
-        if self.clipped:
-            self.readout.value += (
-                f"<b>Note:</b> some values were beyond &plusmn;{html.escape(f'{self.LIMIT:g}')} "
-                "and the sliders were clipped."
-            )
+        self.readout.value += self.clip_note()
 
-    @property
+    @functools.cached_property
     def widget(self) -> widgets.Widget:
         first = widgets.VBox([widgets.HTML("<b>hidden layer</b>: h = g(W1 x + b1)"),
                               *(self.sliders[n] for n in self.NAMES[:6])])
