@@ -8,6 +8,8 @@ import numpy as np
 from matplotlib.axes import Axes
 from matplotlib.colors import ListedColormap
 
+from coursekit import perceptron
+
 __all__ = [
     "CLASS_COLORS",
     "grid",
@@ -112,11 +114,12 @@ class LinearBoundaryView:
     def update(self, w, b: float, X: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Redraw for weights ``w`` (shape (2,)) and bias ``b``; return the mask of wrong points."""
         w = np.asarray(w, dtype=float)
-        self.region.set_data((self._grid @ w + b >= 0).reshape(self._resolution, self._resolution))
+        regions = perceptron.predict(self._grid, w, b)
+        self.region.set_data(regions.reshape(self._resolution, self._resolution))
         self.line.set_data(*boundary_segment(w, b, self.lim))
         for label, artist in enumerate(self.points):
             artist.set_offsets(X[y == label].reshape(-1, 2))
-        wrong = (X @ w + b >= 0).astype(int) != y
+        wrong = perceptron.predict(X, w, b) != y
         self.wrong.set_offsets(X[wrong].reshape(-1, 2))
         return wrong
 

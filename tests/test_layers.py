@@ -220,6 +220,8 @@ def test_saturating_activations_are_stable_for_huge_inputs():
 
 def test_get_activation():
     assert layers.get_activation("tanh") == (layers.tanh_forward, layers.tanh_backward)
+    # Every activation the library offers is covered by the table of torch oracles below.
+    assert set(layers.ACTIVATIONS) <= set(ACTIVATIONS)
     with pytest.raises(ValueError, match=r"'swish'.*'sigmoid'.*'tanh'.*'relu'"):
         layers.get_activation("swish")
 

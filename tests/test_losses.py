@@ -189,6 +189,9 @@ def test_softmax_is_stable_for_huge_logits():
 def test_squared_error_is_quiet_for_large_values():
     loss, grad = compute_without_warnings(losses.squared_error, HUGE, np.zeros_like(HUGE))
     assert np.isfinite(loss) and np.all(np.isfinite(grad))
+    # Eight entries of magnitude 1e4, two of 745 and one of 1e-3, halved.
+    assert loss == pytest.approx(0.5 * (8 * 1e8 + 2 * 745.0**2 + 1e-6), rel=1e-15)
+    np.testing.assert_array_equal(grad, HUGE)
 
 
 # -- L2 ------------------------------------------------------------------------------------------
