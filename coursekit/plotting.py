@@ -12,6 +12,11 @@ from coursekit import perceptron
 
 __all__ = [
     "CLASS_COLORS",
+    "REGION_CMAP",
+    "class_points",
+    "legend_below",
+    "region_image",
+    "wrong_marker",
     "grid",
     "plot_decision_boundary",
     "LinearBoundaryView",
@@ -21,7 +26,7 @@ __all__ = [
 
 #: Colours of class 0 and class 1, used by every plot in the course.
 CLASS_COLORS = ("#2b6cb0", "#dd6b20")
-_REGION_CMAP = ListedColormap(["#cfe0f3", "#fbe0c8"])
+REGION_CMAP = ListedColormap(["#cfe0f3", "#fbe0c8"])
 
 
 def grid(xlim: tuple[float, float], ylim: tuple[float, float], resolution: int = 200) -> np.ndarray:
@@ -30,17 +35,6 @@ def grid(xlim: tuple[float, float], ylim: tuple[float, float], resolution: int =
     ys = np.linspace(*ylim, resolution)
     xx, yy = np.meshgrid(xs, ys)
     return np.column_stack([xx.ravel(), yy.ravel()])
-
-
-def _scatter_classes(ax: Axes, X: np.ndarray, y: np.ndarray) -> list:
-    artists = []
-    for label, color in enumerate(CLASS_COLORS):
-        pts = X[y == label]
-        artists.append(
-            ax.scatter(pts[:, 0], pts[:, 1], s=90, c=color, edgecolors="black", zorder=3,
-                       label=f"y = {label}")
-        )
-    return artists
 
 
 def plot_decision_boundary(
@@ -79,11 +73,35 @@ def plot_decision_boundary(
             f"shape {labels.shape}"
         )
     labels = labels.reshape(resolution, resolution)
-    ax.imshow(labels, origin="lower", extent=(*xlim, *ylim), cmap=_REGION_CMAP, vmin=0, vmax=1,
+    ax.imshow(labels, origin="lower", extent=(*xlim, *ylim), cmap=REGION_CMAP, vmin=0, vmax=1,
               aspect="auto", interpolation="nearest")
-    _scatter_classes(ax, X, y)
+    for label, points in enumerate(class_points(ax)):
+        points.set_offsets(X[y == label].reshape(-1, 2))
     ax.set(xlim=xlim, ylim=ylim, xlabel="$x_1$", ylabel="$x_2$")
     return ax
+
+
+def region_image(ax: Axes, lim: tuple[float, float], resolution: int):
+    """An empty class-region image over the square ``lim`` x ``lim``, to fill with ``set_data``."""
+    return ax.imshow(np.zeros((resolution, resolution)), origin="lower", extent=(*lim, *lim),
+                     cmap=REGION_CMAP, vmin=0, vmax=1, interpolation="nearest", zorder=0, aspect="auto")
+
+
+def class_points(ax: Axes) -> list:
+    """One empty scatter per class, in the class colours, to fill with ``set_offsets``."""
+    return [ax.scatter(np.empty(0), np.empty(0), s=110, c=c, edgecolors="black", zorder=3,
+                       label=f"y = {k}") for k, c in enumerate(CLASS_COLORS)]
+
+
+def wrong_marker(ax: Axes):
+    """An empty scatter of red rings for misclassified points, to fill with ``set_offsets``."""
+    return ax.scatter(np.empty(0), np.empty(0), s=420, facecolors="none", edgecolors="crimson",
+                      linewidths=2.5, zorder=4, label="misclassified")
+
+
+def legend_below(ax: Axes) -> None:
+    """The legend under the axes, where it never hides a data point."""
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8, frameon=False)
 
 
 class LinearBoundaryView:
@@ -98,18 +116,12 @@ class LinearBoundaryView:
         self.lim = lim
         self._grid = grid(lim, lim, resolution)
         self._resolution = resolution
-        self.region = ax.imshow(
-            np.zeros((resolution, resolution)), origin="lower", extent=(*lim, *lim),
-            cmap=_REGION_CMAP, vmin=0, vmax=1, interpolation="nearest", zorder=0,
-        )
+        self.region = region_image(ax, lim, resolution)
         (self.line,) = ax.plot([], [], color="black", lw=2, zorder=2, label="$w \\cdot x + b = 0$")
-        self.points = [ax.scatter([], [], s=110, c=c, edgecolors="black", zorder=3, label=f"y = {k}")
-                       for k, c in enumerate(CLASS_COLORS)]
-        self.wrong = ax.scatter([], [], s=420, facecolors="none", edgecolors="crimson", linewidths=2.5,
-                                zorder=4, label="misclassified")
+        self.points = class_points(ax)
+        self.wrong = wrong_marker(ax)
         ax.set(xlim=lim, ylim=lim, xlabel="$x_1$", ylabel="$x_2$", aspect="equal")
-        # Below the axes, so that it never hides a data point.
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8, frameon=False)
+        legend_below(ax)
 
     def update(self, w, b: float, X: np.ndarray, y: np.ndarray) -> np.ndarray:
         """Redraw for weights ``w`` (shape (2,)) and bias ``b``; return the mask of wrong points."""

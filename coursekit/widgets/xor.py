@@ -18,12 +18,18 @@ import math
 import ipywidgets as widgets
 import numpy as np
 from matplotlib.axes import Axes
-from matplotlib.colors import ListedColormap
 
 from coursekit._validation import as_float_array, check_choice, check_ndim, check_shape
 from coursekit.datasets import xor
 from coursekit.layers import identity_forward, linear_forward, relu_forward, step_forward
-from coursekit.plotting import CLASS_COLORS, boundary_segment, grid
+from coursekit.plotting import (
+    boundary_segment,
+    class_points,
+    grid,
+    legend_below,
+    region_image,
+    wrong_marker,
+)
 from coursekit.widgets.base import Explorer
 
 __all__ = [
@@ -73,7 +79,6 @@ PRESETS: dict[str, dict] = {
     },
 }
 
-_REGION_CMAP = ListedColormap(["#cfe0f3", "#fbe0c8"])  # the course's class 0 / class 1 shading
 _UNIT_COLORS = ("#6b46c1", "#2f855a")  # hidden unit 1, hidden unit 2
 _INPUT_NAMES = ("(0,0)", "(0,1)", "(1,0)", "(1,1)")
 
@@ -143,36 +148,33 @@ class XORNetworkView:
         self._res = resolution
         self._grid = grid(self.lim, self.lim, resolution)
         self.hidden_lim = self.lim
-        blank = np.zeros((resolution, resolution))
-        style = dict(origin="lower", cmap=_REGION_CMAP, vmin=0, vmax=1, interpolation="nearest",
-                     zorder=0, aspect="auto")
 
         ax = ax_input
-        self.region = ax.imshow(blank, extent=(*self.lim, *self.lim), **style)
+        self.region = region_image(ax, self.lim, resolution)
         self.unit_lines = [
             ax.plot([], [], color=c, lw=2, ls=ls, zorder=2, label=f"unit {j + 1}: $z_{j + 1} = 0$")[0]
             for j, (c, ls) in enumerate(zip(_UNIT_COLORS, ("-", "--"), strict=True))
         ]
-        self.input_points = self._class_points(ax)
+        self.input_points = class_points(ax)
         for label, artist in enumerate(self.input_points):
             artist.set_offsets(self.X[self.y == label])
-        self.input_wrong = self._wrong_marker(ax)
+        self.input_wrong = wrong_marker(ax)
         ax.set(xlim=self.lim, ylim=self.lim, xticks=(0, 1), yticks=(0, 1), xlabel="$x_1$", ylabel="$x_2$",
                aspect="equal")
         self.input_title = ax.set_title("input space")
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8, frameon=False)
+        legend_below(ax)
 
         ax = ax_hidden
-        self.hidden_region = ax.imshow(blank, extent=(*self.lim, *self.lim), **style)
+        self.hidden_region = region_image(ax, self.lim, resolution)
         (self.output_line,) = ax.plot([], [], color="black", lw=2, zorder=2,
                                       label=f"output: $W_2 h + b_2 = {self.threshold:g}$")
-        self.hidden_points = self._class_points(ax)
-        self.hidden_wrong = self._wrong_marker(ax)
+        self.hidden_points = class_points(ax)
+        self.hidden_wrong = wrong_marker(ax)
         self.point_labels = [ax.annotate("", (0.0, 0.0), xytext=(7, 5), textcoords="offset points",
                                          fontsize=8, zorder=5) for _ in range(len(self.y))]
         ax.set(xlim=self.lim, ylim=self.lim, xlabel="$h_1$", ylabel="$h_2$", aspect="equal")
         self.hidden_title = ax.set_title("hidden space")
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.14), ncol=2, fontsize=8, frameon=False)
+        legend_below(ax)
 
         #: Everything inside the two panels, and the input panel's title, in drawing order (the
         #: regions first, then the frames over them): what changes whenever the network does. The
@@ -183,16 +185,6 @@ class XORNetworkView:
             self.hidden_region, *ax_hidden.spines.values(), self.output_line, *self.hidden_points,
             self.hidden_wrong, *self.point_labels,
         ]
-
-    @staticmethod
-    def _class_points(ax: Axes) -> list:
-        return [ax.scatter(np.empty(0), np.empty(0), s=110, c=c, edgecolors="black", zorder=3,
-                           label=f"y = {k}") for k, c in enumerate(CLASS_COLORS)]
-
-    @staticmethod
-    def _wrong_marker(ax: Axes):
-        return ax.scatter(np.empty(0), np.empty(0), s=420, facecolors="none", edgecolors="crimson",
-                          linewidths=2.5, zorder=4, label="misclassified")
 
     def update(self, W1, b1, W2, b2, activation: str = "relu") -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Move every artist to the network ``(W1, b1, W2, b2)``.
