@@ -42,6 +42,12 @@ OP_SYMBOLS = {
 }
 
 
+_CONSTANT_EXPONENT = (
+    "the exponent of ** must be a constant number, not a Value: the graph only "
+    "differentiates x ** k for a fixed k (write exp(y * log(x)) for x ** y)"
+)
+
+
 def _number(x, what: str) -> float:
     """``x`` as a float if it is a real number (not a bool); otherwise a clear TypeError."""
     if isinstance(x, bool) or not isinstance(x, numbers.Real):
@@ -134,10 +140,7 @@ class Value:
 
     def __pow__(self, exponent) -> Value:
         if isinstance(exponent, Value):
-            raise TypeError(
-                "the exponent of ** must be a constant number, not a Value: the graph only "
-                "differentiates x ** k for a fixed k (write exp(y * log(x)) for x ** y)"
-            )
+            raise TypeError(_CONSTANT_EXPONENT)
         k = _number(exponent, "the exponent of **")
         x = self.data
         if x == 0 and k < 0:
@@ -213,10 +216,7 @@ class Value:
         return self._wrap(other, "/") / self
 
     def __rpow__(self, base):
-        raise TypeError(
-            "the exponent of ** must be a constant number, not a Value: the graph only "
-            "differentiates x ** k for a fixed k (write exp(y * log(x)) for x ** y)"
-        )
+        raise TypeError(_CONSTANT_EXPONENT)
 
     # -- backward -------------------------------------------------------------------------------
 
@@ -309,12 +309,13 @@ def layout(root: Value) -> tuple[list[Value], dict[int, tuple[float, float]]]:
 
     positions = {id(root): ((n_columns - 1) * COLUMN_STEP, 0.0)}
     for col in range(n_columns - 2, -1, -1):
-        def key(node):
+        # Each node sits near the mean height of the nodes that use it, in their operand order.
+        keys = {}
+        for node in columns[col]:
             ys = [positions[id(user)][1] for user, _ in users[id(node)]]
-            return (-sum(ys) / len(ys), min(p for _, p in users[id(node)]))
-
-        nodes = sorted(columns[col], key=key)
-        centre = -sum(key(n)[0] for n in nodes) / len(nodes)
+            keys[id(node)] = (-sum(ys) / len(ys), min(p for _, p in users[id(node)]))
+        nodes = sorted(columns[col], key=lambda n: keys[id(n)])
+        centre = -sum(keys[id(n)][0] for n in nodes) / len(nodes)
         for i, node in enumerate(nodes):
             y = centre + ((len(nodes) - 1) / 2 - i) * ROW_STEP
             positions[id(node)] = (col * COLUMN_STEP, y)
