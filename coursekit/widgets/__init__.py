@@ -5,7 +5,18 @@ Run without a widget front end (nbconvert, nbclient), an explorer shows a static
 
 from coursekit.widgets.base import Explorer
 from coursekit.widgets.chain_rule import ChainRuleExplorer
+from coursekit.widgets.depth import DepthExplorer
 from coursekit.widgets.perceptron import PerceptronExplorer
+from coursekit.widgets.playground import PlaygroundExplorer
+from coursekit.widgets.trainer import TwoLayerExplorer
 from coursekit.widgets.xor import XORExplorer
 
-__all__ = ["ChainRuleExplorer", "Explorer", "PerceptronExplorer", "XORExplorer"]
+__all__ = [
+    "ChainRuleExplorer",
+    "DepthExplorer",
+    "Explorer",
+    "PerceptronExplorer",
+    "PlaygroundExplorer",
+    "TwoLayerExplorer",
+    "XORExplorer",
+]
