@@ -26,7 +26,7 @@ def cmd_lessons(args) -> int:
             return 1
         print("lessons/ is in sync with solutions/")
         return 0
-    for path in generate(course):
+    for path in generate(course, assignments=args.assignments or None):
         print(f"wrote {path.relative_to(course.release.parent)}")
     return 0
 
@@ -59,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
 
     p = sub.add_parser("lessons", help="generate lessons/ from solutions/")
     p.add_argument("--check", action="store_true", help="only report whether lessons/ is in sync")
+    p.add_argument("assignments", nargs="*", metavar="ASSIGNMENT",
+                   help="regenerate only these (default: every assignment in solutions/)")
     p.set_defaults(func=cmd_lessons)
 
     p = sub.add_parser("demo-class", help="write a synthetic class of submissions for an assignment")

@@ -19,7 +19,11 @@ def generate(course: Course, release: Path | None = None, assignments: list[str]
     Returns the notebooks written.
     """
     release = Path(release or course.release).resolve()
-    assignments = assignments or course.assignments()
+    known = course.assignments()
+    for name in assignments or []:
+        if name not in known:
+            raise CourseError(f"unknown assignment {name!r}; known: {', '.join(known)}")
+    assignments = assignments or known
     with tempfile.TemporaryDirectory() as scratch:
         config = Course.config_of(course.root)
         config.CourseDirectory.root = str(course.root)
