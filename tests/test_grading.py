@@ -207,8 +207,7 @@ def test_regrading_a_hand_in_that_broke_leaves_no_stale_grades(demo, tmp_path):
 def test_lessons_regenerates_only_the_assignments_named(tmp_path):
     from coursekit.grading.lessons import generate
 
-    course = Course(ROOT / "autograder")
-    written = generate(course, release=tmp_path, assignments=["02-xor"])
+    written = generate(COURSE, release=tmp_path, assignments=["02-xor"])
     assert [p.relative_to(tmp_path).as_posix() for p in written] == ["02-xor/xor.ipynb"]
     with pytest.raises(CourseError, match="unknown assignment 'nope'"):
-        generate(course, release=tmp_path, assignments=["nope"])
+        generate(COURSE, release=tmp_path, assignments=["nope"])
