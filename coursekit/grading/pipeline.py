@@ -1,26 +1,44 @@
-"""``coursekit grade``: grade a class's notebooks for one assignment with nbgrader, in one command.
+"""``coursekit grade``: grade a class's notebooks for one assignment, in one command.
 
-The output folder is itself an nbgrader course directory (its ``release``, ``submitted``,
-``autograded`` and ``feedback`` folders and a SQLite gradebook), whose source is the course's
-``solutions/``, so nbgrader's own commands also work on it. Each student is autograded on their
-own: a notebook that is not JSON, raises, or loops forever costs that student only.
+Each submission runs in its own sandboxed kernel (:mod:`coursekit.grading.runner`); the values its
+functions return are judged afterwards, in a worker where no student code has run
+(:mod:`coursekit.grading.judge`). Several submissions are graded at once.
+
+What is written to ``out``:
+
+- ``results/<student>.json``: each student's judgement, written atomically as soon as it is
+  known. A rerun keeps every result whose notebook, checks and reference are unchanged, so a
+  grader killed at any moment resumes where it stopped, and grading a graded class again is
+  idempotent.
+- ``gradebook.db`` (or the database of ``db_url``): an nbgrader gradebook, filled from the
+  results, so that ``nbgrader export`` works.
+- ``feedback/<student>/<assignment>/<notebook>.html``, ``grades.csv`` and ``report.html``.
 """
 
 from __future__ import annotations
 
+import concurrent.futures
 import csv
-import html
+import hashlib
+import json
 import logging
-import shutil
+import multiprocessing
+import os
 import time
-import warnings
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import nbformat
 
+from coursekit.grading import record
 from coursekit.grading.course import Course, CourseError, nbgrader_api
 from coursekit.grading.intake import Submission, collect
+from coursekit.grading.judge import CaseFailure, QuestionResult, judge_question, load_checks
+from coursekit.grading.runner import nbgrader_meta as runner_meta
+from coursekit.grading.sandbox import DEFAULT_MEMORY, DEFAULT_TIMEOUT
+
+#: Bumped whenever the judgement changes, so that old results are not reused.
+RESULTS_VERSION = 1
 
 
 @dataclass
@@ -41,8 +59,11 @@ class StudentResult:
     max_score: float
     problems: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
+    failures: dict[str, list[dict]] = field(default_factory=dict)
     feedback: list[Path] = field(default_factory=list)
     seconds: float = 0.0
+    fingerprint: str = ""
 
     @property
     def score(self) -> float:
@@ -51,6 +72,18 @@ class StudentResult:
     @property
     def status(self) -> str:
         return "problem" if self.problems else "ok"
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["feedback"] = [str(p) for p in self.feedback]
+        data["version"] = RESULTS_VERSION
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> StudentResult:
+        data = {k: v for k, v in data.items() if k != "version"}
+        data["feedback"] = [Path(p) for p in data.get("feedback", [])]
+        return cls(**data)
 
 
 @dataclass
@@ -62,6 +95,7 @@ class GradingRun:
     results: list[StudentResult]
     skipped: list[str]
     out: Path
+    reused: list[str] = field(default_factory=list)
 
     def by_student(self) -> dict[str, StudentResult]:
         return {r.student: r for r in self.results}
@@ -73,16 +107,39 @@ def question_key(question: Question, questions: list[Question]) -> str:
     return question.grade_id if len(notebooks) == 1 else f"{question.notebook}:{question.grade_id}"
 
 
+@dataclass
+class _Task:
+    """Everything a worker needs to grade one student (plain data, so that it can be sent)."""
+
+    assignment: str
+    course_root: str
+    student: str
+    notebooks: dict[str, str]
+    failures: dict[str, str]
+    notes: list[str]
+    hidden: list[str]
+    timeout: float
+    memory: int
+    isolate: bool
+    fingerprint: str
+    reference: str
+
+
 def grade(
     assignment: str,
     submissions: str | Path,
     out: str | Path,
     course: Course | None = None,
-    timeout: int = 60,
+    timeout: float = DEFAULT_TIMEOUT,
+    memory: int = DEFAULT_MEMORY,
     students: list[str] | None = None,
+    jobs: int | None = None,
+    db_url: str | None = None,
+    isolate: bool = True,
     log=print,
+    progress: bool = False,
 ) -> GradingRun:
-    """Autograde every submission of ``assignment`` and write the gradebook, feedback and CSV.
+    """Grade every submission of ``assignment``; write results, gradebook, feedback and CSV.
 
     Parameters
     ----------
@@ -91,24 +148,34 @@ def grade(
     submissions : path
         One folder per student, or ``<student>.ipynb`` files.
     out : path
-        Where the gradebook (``gradebook.db``), ``feedback/`` and ``grades.csv`` are written.
+        Where the results, gradebook, feedback, ``grades.csv`` and ``report.html`` are written.
     course : Course, optional
         Found from the working directory by default.
-    timeout : int
-        Seconds each cell may run before it is interrupted and counted as failed.
+    timeout : float
+        Seconds each cell (and each graded call) may run before it is stopped.
+    memory : int
+        Bytes of memory (address space) each student's kernel may use.
     students : list of str, optional
         Grade only these students.
+    jobs : int, optional
+        Submissions graded at once; the number of cores by default.
+    db_url : str, optional
+        The gradebook's database (e.g. PostgreSQL); ``out/gradebook.db`` by default.
+    isolate : bool
+        Run student code under bubblewrap where it is available.
     log : callable
-        Receives one line of progress per student.
+        Receives one line per student.
+    progress : bool
+        Show a progress bar.
     """
     course = course or Course.find()
     notebook_names = course.notebooks(assignment)
     out = Path(out).resolve()
     out.mkdir(parents=True, exist_ok=True)
-    api = _nbgrader_api(course, out, timeout)
-    generated = api.generate_assignment(assignment, force=True, create=True)
-    if not generated["success"]:
-        raise CourseError(f"nbgrader could not generate {assignment}:\n{generated.get('error', '')}")
+    db_url = db_url or f"sqlite:///{out / 'gradebook.db'}"
+    checks_path = judges_path(course, assignment)
+    load_checks(checks_path)  # a broken judges file stops here, before any student is graded
+    _prepare_gradebook(course, assignment, out, db_url)
 
     collected, skipped = collect(submissions, notebook_names)
     if students:
@@ -117,32 +184,149 @@ def grade(
             raise CourseError(f"no submission for student(s) {', '.join(unknown)} in {submissions}")
         collected = [s for s in collected if s.student in students]
     questions = _questions(course, assignment, notebook_names)
+    course_key = _course_fingerprint(course, assignment, checks_path)
+    hidden = [str(p) for p in _hidden_paths(course, out, Path(submissions))]
+    reference = _reference(course, assignment, out, course_key, timeout)
 
-    results = []
-    for i, submission in enumerate(collected, 1):
-        started = time.perf_counter()
-        result = _grade_one(api, assignment, submission, questions, out)
-        result.seconds = time.perf_counter() - started
-        results.append(result)
+    results_dir = out / "results"
+    results_dir.mkdir(exist_ok=True)
+    done: dict[str, StudentResult] = {}
+    todo: list[_Task] = []
+    for submission in collected:
+        fingerprint = _fingerprint(submission, course_key, timeout, memory)
+        previous = _load_result(results_dir / f"{submission.student}.json")
+        if previous is not None and previous.fingerprint == fingerprint:
+            done[submission.student] = previous
+            continue
+        todo.append(_Task(assignment, str(course.root), submission.student,
+                          {k: str(v) for k, v in submission.notebooks.items()}, dict(submission.failures),
+                          list(submission.notes), hidden, float(timeout), int(memory), isolate, fingerprint,
+                          str(reference)))
+    reused = sorted(done)
+
+    total = len(collected)
+    bar = _progress(total, progress, initial=len(done))
+    for n, result in enumerate(_run_tasks(todo, jobs), len(done) + 1):
+        _write_feedback(result, assignment, course, questions, out)
+        _save_result(results_dir / f"{result.student}.json", result)
+        done[result.student] = result
         problem = f"  ({'; '.join(result.problems)})" if result.problems else ""
-        log(f"[{i}/{len(collected)}] {submission.student}: {result.score:g}/{result.max_score:g}{problem}")
+        log(f"[{n}/{total}] {result.student}: {result.score:g}/{result.max_score:g}{problem}")
+        bar.update(1)
+    bar.close()
 
-    run = GradingRun(assignment, questions, results, skipped, out)
+    results = [done[s.student] for s in collected]
+    _write_gradebook(db_url, course, assignment, questions, results)
+    run = GradingRun(assignment, questions, results, skipped, out, reused)
     write_csv(run, out / "grades.csv")
     return run
 
 
-def _nbgrader_api(course: Course, out: Path, timeout: int):
-    config = Course.config_of(course.root)
-    directory = config.CourseDirectory
-    directory.root = str(out)
-    directory.source_directory = str(course.source)
-    directory.release_directory = str(out / "release")
-    directory.db_url = f"sqlite:///{out / 'gradebook.db'}"
-    config.Execute.timeout = int(timeout)
-    config.Execute.interrupt_on_timeout = True
-    config.NbGraderAPI.log_level = logging.WARNING
-    return nbgrader_api(config)
+def judges_path(course: Course, assignment: str) -> Path:
+    """The file of checks for an assignment: ``<course>/judges/<assignment>.py``."""
+    return course.root / "judges" / f"{assignment}.py"
+
+
+def _hidden_paths(course: Course, out: Path, submissions: Path) -> list[Path]:
+    """What a student's kernel must not see: answers, gradebooks, others' work, the history."""
+    repo = course.source.parent
+    candidates = [course.source, course.root, out, submissions.resolve(), repo / ".git", repo / "tests",
+                  repo / "bench"]
+    return [p for p in candidates if p.exists()]
+
+
+# -- one student, in a worker -----------------------------------------------------------------------
+
+def _run_tasks(tasks: list[_Task], jobs: int | None):
+    """Grade the tasks, several at once, yielding each result as soon as it is ready."""
+    if not tasks:
+        return
+    jobs = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))
+    if jobs == 1:
+        for task in tasks:
+            yield _grade_task(task)
+        return
+    context = multiprocessing.get_context("spawn")  # no kernel clients or sockets inherited
+    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
+        futures = [pool.submit(_grade_task, task) for task in tasks]
+        for future in concurrent.futures.as_completed(futures):
+            yield future.result()
+
+
+def _grade_task(task: _Task) -> StudentResult:
+    """Run and judge one student's notebooks (in a worker process, or inline for one job)."""
+    from coursekit.grading.runner import run_notebook
+
+    started = time.perf_counter()
+    course = Course.load(task.course_root)
+    checks = load_checks(judges_path(course, task.assignment))
+    questions = _questions(course, task.assignment, course.notebooks(task.assignment))
+    reference = record.load(Path(task.reference))
+    result = StudentResult(task.student, {question_key(q, questions): 0.0 for q in questions},
+                           sum(q.max_score for q in questions), notes=list(task.notes),
+                           fingerprint=task.fingerprint)
+    result.problems.extend(f"{nb}.ipynb: {why}" for nb, why in task.failures.items())
+    by_id = {c.grade_id: c for c in checks}
+    for name, path in task.notebooks.items():
+        release = nbformat.read(course.release / task.assignment / f"{name}.ipynb", as_version=4)
+        mine = [q for q in questions if q.notebook == name]
+        nb_checks = [by_id[q.grade_id] for q in mine if q.grade_id in by_id]
+        trials = {c.grade_id: c.draw() for c in nb_checks}
+        recording = run_notebook(Path(path), release, nb_checks, trials, [Path(p) for p in task.hidden],
+                                 task.timeout, task.memory, task.isolate)
+        result.notes.extend(recording.problems)
+        result.flags.extend(recording.flags)
+        for q in mine:
+            key = question_key(q, questions)
+            check = by_id.get(q.grade_id)
+            if check is None:
+                result.notes.append(f"{q.grade_id} has no check in the judges file, so it scores 0")
+                continue
+            judged = judge_question(check, q.max_score, trials[q.grade_id], recording.results.get(q.grade_id),
+                                    reference[q.grade_id], recording.solution_sources.get(q.grade_id, ""),
+                                    recording.missing.get(q.grade_id, ""))
+            result.scores[key] = judged.score
+            result.failures[key] = [asdict(f) for f in judged.failures]
+            result.flags.extend(f"{q.grade_id}: {flag}" for flag in judged.flags)
+    result.seconds = time.perf_counter() - started
+    return result
+
+
+def _reference(course: Course, assignment: str, out: Path, course_key: str, timeout: float) -> Path:
+    """Run the instructor's notebook on the trials once; save its outputs, the expected values.
+
+    They are kept in ``out/reference/`` and reused while the notebook and the checks stay the same.
+    """
+    from coursekit.grading.runner import run_notebook
+
+    folder = out / "reference"
+    folder.mkdir(exist_ok=True)
+    path, stamp = folder / assignment, folder / f"{assignment}.fingerprint"
+    if stamp.is_file() and stamp.read_text() == course_key and path.is_file():
+        return path
+    checks = load_checks(judges_path(course, assignment))
+    outputs: dict[str, list | None] = {c.grade_id: None for c in checks}
+    for name in course.notebooks(assignment):
+        source = course.source / assignment / f"{name}.ipynb"
+        release = nbformat.read(course.release / assignment / f"{name}.ipynb", as_version=4)
+        ids = {runner_meta(c).get("grade_id") for c in release.cells}
+        mine = [c for c in checks if c.grade_id in ids]
+        recording = run_notebook(source, release, mine, {c.grade_id: c.draw() for c in mine}, [],
+                                 max(timeout, 60), DEFAULT_MEMORY, isolate=False)
+        for check in mine:
+            got = recording.results.get(check.grade_id)
+            problems = [r.get("error") for r in got or [] if isinstance(r, dict) and r.get("error")]
+            if check.verdict is None and (got is None or problems):
+                why = recording.missing.get(check.grade_id) or problems[0]
+                raise CourseError(f"the instructor's notebook {source.name} fails its own check "
+                                  f"{check.grade_id}: {why}")
+            outputs[check.grade_id] = got
+    record.save(path, outputs)
+    stamp.write_text(course_key)
+    return path
+
+
+# -- bookkeeping ------------------------------------------------------------------------------------
 
 
 def _questions(course: Course, assignment: str, notebooks: list[str]) -> list[Question]:
@@ -157,99 +341,89 @@ def _questions(course: Course, assignment: str, notebooks: list[str]) -> list[Qu
     return questions
 
 
-def _grade_one(api, assignment: str, submission: Submission, questions, out: Path) -> StudentResult:
-    student = submission.student
-    max_score = sum(q.max_score for q in questions)
-    result = StudentResult(student, {question_key(q, questions): 0.0 for q in questions}, max_score,
-                           notes=list(submission.notes))
-    result.problems.extend(f"{nb}.ipynb: {why}" for nb, why in submission.failures.items())
-
-    # Start from nothing, so that a regrade leaves no trace of an earlier hand-in.
-    target = out / "submitted" / student / assignment
-    feedback_dir = out / "feedback" / student / assignment
-    for folder in (target, out / "autograded" / student / assignment, feedback_dir):
-        shutil.rmtree(folder, ignore_errors=True)
-    target.mkdir(parents=True)
-    for name, path in submission.notebooks.items():
-        shutil.copyfile(path, target / f"{name}.ipynb")
-
-    if not submission.notebooks:
-        _forget_submission(api, assignment, student)
-    else:
-        with warnings.catch_warnings():
-            # nbgrader's own session handling warns on every regrade; it is not the student's doing.
-            warnings.filterwarnings("ignore", message=".*not in session.*")
-            graded = api.autograde(assignment, student, force=True, create=True)
-        if not graded["success"]:
-            details = graded.get("error") or graded.get("log")
-            result.problems.append("autograding failed: " + _last_line(details))
-        else:
-            _read_scores(api, assignment, student, questions, result)
-            result.notes.extend(_timeouts(out / "autograded" / student / assignment))
-            feedback = api.generate_feedback(assignment, student, force=True)
-            if not feedback["success"]:
-                result.notes.append("feedback could not be generated: " + _last_line(feedback.get("error")))
-    for name, why in submission.failures.items():
-        _write_failure_feedback(feedback_dir / f"{name}.html", student, assignment, name, why)
-    result.feedback = sorted(feedback_dir.glob("*.html")) if feedback_dir.is_dir() else []
-    return result
+def _digest(*parts: bytes) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(hashlib.sha256(part).digest())
+    return h.hexdigest()
 
 
-def _forget_submission(api, assignment: str, student: str) -> None:
-    """Drop an earlier graded hand-in from the gradebook: nothing gradable replaces it now."""
-    from nbgrader.api import Gradebook, MissingEntry
-
-    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
-        try:
-            gb.remove_submission(assignment, student)
-        except MissingEntry:
-            pass
+def _course_fingerprint(course: Course, assignment: str, checks_path: Path) -> str:
+    files = sorted((course.source / assignment).glob("*.ipynb")) + [checks_path]
+    return _digest(str(RESULTS_VERSION).encode(), *(p.read_bytes() for p in files))
 
 
-def _read_scores(api, assignment, student, questions, result: StudentResult) -> None:
-    from nbgrader.api import Gradebook, MissingEntry
-
-    with Gradebook(api.coursedir.db_url, api.coursedir.course_id) as gb:
-        for q in questions:
-            try:
-                grade_record = gb.find_grade(q.grade_id, q.notebook, assignment, student)
-            except MissingEntry:
-                continue  # this notebook was not handed in
-            result.scores[question_key(q, questions)] = float(grade_record.score or 0.0)
+def _fingerprint(submission: Submission, course_key: str, timeout: float, memory: int) -> str:
+    parts = [course_key.encode(), f"{timeout}:{memory}".encode(), json.dumps(submission.failures).encode()]
+    for name in sorted(submission.notebooks):
+        parts += [name.encode(), submission.notebooks[name].read_bytes()]
+    return _digest(*parts)
 
 
-def _timeouts(folder: Path) -> list[str]:
-    """Notes on the cells of the autograded notebooks that were stopped for running too long."""
-    notes = []
-    for path in sorted(folder.glob("*.ipynb")):
-        nb = nbformat.read(path, as_version=4)
-        for index, cell in enumerate(nb.cells):
-            for output in cell.get("outputs", []):
-                if output.get("output_type") == "error" and output.get("ename") == "CellTimeoutError":
-                    where = f"{path.stem}.ipynb cell {index + 1}"
-                    notes.append(f"{where} ran past the time limit and was stopped")
-    return notes
+def _load_result(path: Path) -> StudentResult | None:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("version") != RESULTS_VERSION:
+            return None
+        return StudentResult.from_json(data)
+    except (OSError, ValueError, TypeError, KeyError):
+        return None  # absent, or cut short by a kill: grade again
 
 
-def _last_line(text: str | None) -> str:
-    """The most telling line of nbgrader's error text: the last error that is not its own summary."""
-    lines = [line.strip() for line in (text or "").splitlines() if line.strip()]
-    telling = [line for line in lines if "Error" in line and "NbGraderException" not in line]
-    return (telling or lines or ["unknown error"])[-1]
+def _save_result(path: Path, result: StudentResult) -> None:
+    """Write atomically: a reader sees the old file or the new one, never half of one."""
+    tmp = path.with_suffix(f".tmp{os.getpid()}")
+    with tmp.open("w", encoding="utf-8") as f:
+        json.dump(result.to_json(), f, indent=1)
+        f.flush()
+        os.fsync(f.fileno())
+    tmp.replace(path)
 
 
-def _write_failure_feedback(path: Path, student: str, assignment: str, notebook: str, why: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(
-        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
-        f"<title>{html.escape(assignment)}: {html.escape(notebook)}</title></head><body>"
-        f"<h1>{html.escape(assignment)} / {html.escape(notebook)}.ipynb</h1>"
-        f"<p>Student: {html.escape(student)}</p>"
-        f"<p><strong>Not graded, score 0:</strong> {html.escape(why)}.</p>"
-        "<p>Hand in the notebook as saved by Jupyter (File &rarr; Save), under its original name.</p>"
-        "</body></html>",
-        encoding="utf-8",
-    )
+def _prepare_gradebook(course: Course, assignment: str, out: Path, db_url: str) -> None:
+    """Create the assignment, its notebooks and graded cells in the gradebook (nbgrader's way)."""
+    config = Course.config_of(course.root)
+    directory = config.CourseDirectory
+    directory.root = str(out)
+    directory.source_directory = str(course.source)
+    directory.release_directory = str(out / "release")
+    directory.db_url = db_url
+    config.NbGraderAPI.log_level = logging.WARNING
+    api = nbgrader_api(config)
+    generated = api.generate_assignment(assignment, force=True, create=True)
+    if not generated["success"]:
+        raise CourseError(f"nbgrader could not generate {assignment}:\n{generated.get('error', '')}")
+
+
+def _write_gradebook(db_url: str, course: Course, assignment: str, questions, results) -> None:
+    """Put every result in the gradebook, one transaction per student; repeating it changes nothing."""
+    from nbgrader.api import Gradebook
+
+    course_id = Course.config_of(course.root).CourseDirectory.get("course_id", "coursekit")
+    with Gradebook(db_url, course_id) as gb:
+        for result in results:
+            gb.update_or_create_student(result.student)
+            gb.update_or_create_submission(assignment, result.student)
+            for q in questions:
+                grade_record = gb.find_grade(q.grade_id, q.notebook, assignment, result.student)
+                grade_record.auto_score = result.scores[question_key(q, questions)]
+                grade_record.manual_score = None
+            gb.db.commit()
+
+
+def _progress(total: int, show: bool, initial: int = 0):
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, initial=initial, desc="grading", unit="student", disable=not show)
+
+
+def _write_feedback(result: StudentResult, assignment: str, course: Course, questions, out: Path) -> None:
+    from coursekit.grading.feedback import write_feedback
+
+    result.feedback = write_feedback(result, assignment, questions, out, question_key)
+
+
+# -- outputs ----------------------------------------------------------------------------------------
 
 
 def write_csv(run: GradingRun, path: Path) -> None:
@@ -258,10 +432,11 @@ def write_csv(run: GradingRun, path: Path) -> None:
     tmp = path.with_suffix(".csv.tmp")
     with tmp.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(["student_id", "score", "max_score", *keys, "status", "problems"])
+        writer.writerow(["student_id", "score", "max_score", *keys, "status", "problems", "flags"])
         for r in run.results:
             writer.writerow([r.student, _fmt(r.score), _fmt(r.max_score),
-                             *(_fmt(r.scores[k]) for k in keys), r.status, "; ".join(r.problems)])
+                             *(_fmt(r.scores[k]) for k in keys), r.status, "; ".join(r.problems),
+                             "; ".join(r.flags)])
     tmp.replace(path)
 
 
@@ -274,7 +449,7 @@ def summary_table(run: GradingRun) -> str:
     keys = [question_key(q, run.questions) for q in run.questions]
     header = ["student", "score", *keys, "seconds", "status"]
     rows = [[r.student, f"{r.score:g}/{r.max_score:g}", *(f"{r.scores[k]:g}" for k in keys),
-             f"{r.seconds:.1f}", "; ".join(r.problems or r.notes) or "ok"] for r in run.results]
+             f"{r.seconds:.1f}", "; ".join(r.problems or r.notes or r.flags) or "ok"] for r in run.results]
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header) - 1)]
     lines = []
     for row in [header, *rows]:
@@ -285,3 +460,7 @@ def summary_table(run: GradingRun) -> str:
         lines.append("")
         lines.extend(f"skipped {s}" for s in run.skipped)
     return "\n".join(lines)
+
+
+__all__ = ["CaseFailure", "GradingRun", "Question", "QuestionResult", "StudentResult", "grade",
+           "summary_table", "write_csv"]

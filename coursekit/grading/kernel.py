@@ -1,0 +1,155 @@
+"""A kernel for one submission: run code cells with a time limit, and survive what they do.
+
+A cell that runs past its time is interrupted; if the interrupt does not stop it, the kernel is
+killed. A cell that kills the kernel (``os._exit``, a crash, the memory cap) is recorded as such;
+:func:`run_cells` then starts a fresh kernel and replays the cells that worked before it, so the
+student keeps the credit for everything the crash did not break.
+"""
+
+from __future__ import annotations
+
+import queue
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from jupyter_client import KernelManager
+from jupyter_client.kernelspec import KernelSpec
+
+from coursekit.grading.sandbox import kernel_argv, kernel_env
+
+#: Seconds an interrupted cell gets to stop before its kernel is killed.
+GRACE = 5.0
+#: Seconds a kernel gets to start.
+STARTUP = 60.0
+
+
+@dataclass
+class CellOutcome:
+    """How one cell ended.
+
+    Attributes
+    ----------
+    status : {"ok", "error", "timeout", "died"}
+    error : str
+        ``"Name: message"`` of the exception for "error"; a description otherwise.
+    seconds : float
+    """
+
+    status: str
+    error: str = ""
+    seconds: float = 0.0
+
+
+class KernelDied(RuntimeError):
+    """The kernel is gone (it exited, crashed or was killed)."""
+
+
+class SandboxKernel:
+    """An ipykernel in the student's work folder, started under :mod:`coursekit.grading.sandbox`."""
+
+    def __init__(self, workdir: Path, hidden: Iterable[Path], timeout: float, memory: int,
+                 isolate: bool = True):
+        self.workdir = Path(workdir).resolve()
+        self.timeout = float(timeout)
+        argv = kernel_argv(self.workdir, hidden, memory, isolate)
+        self.km = KernelManager(connection_file=str(self.workdir / ".kernel-connection.json"))
+        self.km._kernel_spec = KernelSpec(argv=argv, display_name="coursekit sandbox", language="python",
+                                          interrupt_mode="message")  # reaches it inside bwrap
+        self.km.start_kernel(env=kernel_env(), cwd=str(self.workdir))
+        self.kc = self.km.client()
+        self.kc.start_channels()
+        try:
+            self.kc.wait_for_ready(timeout=STARTUP)
+        except RuntimeError as error:
+            self.shutdown()
+            raise KernelDied(f"the kernel did not start: {error}") from error
+
+    def run(self, code: str) -> CellOutcome:
+        """Execute ``code``; never raises for what the code does."""
+        started = time.perf_counter()
+        msg_id = self.kc.execute(code, store_history=False, allow_stdin=False, stop_on_error=False)
+        deadline = started + self.timeout
+        interrupted_at = None
+        error = ""
+        while True:
+            error = self._drain_errors(msg_id) or error
+            try:
+                reply = self.kc.get_shell_msg(timeout=0.05)
+            except queue.Empty:
+                reply = None
+            if reply is not None and reply["parent_header"].get("msg_id") == msg_id:
+                seconds = time.perf_counter() - started
+                error = self._drain_errors(msg_id) or error
+                if interrupted_at is not None:
+                    return CellOutcome("timeout", f"ran past {self.timeout:g} s and was interrupted",
+                                       seconds)
+                content = reply["content"]
+                if content.get("status") == "ok":
+                    return CellOutcome("ok", "", seconds)
+                return CellOutcome("error", error or f"{content.get('ename')}: {content.get('evalue')}",
+                                   seconds)
+            now = time.perf_counter()
+            if not self.km.is_alive():
+                return CellOutcome("died", "the kernel died (it exited, crashed or ran out of memory)",
+                                   now - started)
+            if interrupted_at is None and now > deadline:
+                interrupted_at = now
+                self.km.interrupt_kernel()
+            elif interrupted_at is not None and now > interrupted_at + GRACE:
+                self.km.shutdown_kernel(now=True)
+                return CellOutcome("died", f"ran past {self.timeout:g} s and ignored the interrupt, "
+                                           "so the kernel was stopped", now - started)
+
+    def _drain_errors(self, msg_id: str) -> str:
+        """Read the pending output messages; return the last error raised by ``msg_id``."""
+        error = ""
+        while True:
+            try:
+                msg = self.kc.get_iopub_msg(timeout=0)
+            except queue.Empty:
+                return error
+            if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "error":
+                content = msg["content"]
+                error = f"{content.get('ename')}: {content.get('evalue')}"
+
+    def shutdown(self) -> None:
+        try:
+            self.kc.stop_channels()
+        finally:
+            if self.km.has_kernel:
+                self.km.shutdown_kernel(now=True)
+            self.km.cleanup_resources()
+
+
+def run_cells(cells: list[str], start_kernel, replayable: list[bool] | None = None) -> list[CellOutcome]:
+    """Run ``cells`` in order in a kernel from ``start_kernel()``, restarting it when it dies.
+
+    After a death the new kernel first replays the cells that had run without error (of those
+    marked ``replayable``), so that the later cells find the functions and variables they expect;
+    the cell that killed the kernel is not run again.
+
+    Returns
+    -------
+    list of CellOutcome, one per cell
+    """
+    outcomes: list[CellOutcome | None] = [None] * len(cells)
+    kernel = start_kernel()
+    try:
+        for i, code in enumerate(cells):
+            outcome = kernel.run(code)
+            outcomes[i] = outcome
+            if outcome.status == "died":
+                kernel.shutdown()
+                kernel = start_kernel()
+                for j in range(i):
+                    if replayable and not replayable[j]:
+                        continue
+                    if outcomes[j].status == "ok" and kernel.run(cells[j]).status == "died":
+                        outcomes[j] = CellOutcome("died", "the kernel died when this cell was replayed")
+                        kernel.shutdown()
+                        kernel = start_kernel()
+    finally:
+        kernel.shutdown()
+    return outcomes

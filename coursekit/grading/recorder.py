@@ -1,0 +1,90 @@
+"""Runs inside the student's kernel: call the graded functions on the trial inputs, save what they return.
+
+The grader appends one call of :func:`record` per question to the student's notebook. Nothing is
+judged here: the outputs are written as plain arrays (see :mod:`coursekit.grading.record`) and
+compared with the reference solution's outputs in the grader, where no student code has run.
+While a trial runs, a profiler notes any call into the library functions that do the same job, so
+that a graded function which merely hands its work to the library can be flagged.
+"""
+
+from __future__ import annotations
+
+import copy
+import importlib
+import signal
+import sys
+
+from coursekit.grading import record as _record
+
+
+class TrialTimeout(BaseException):  # not an Exception, so a student's ``except Exception`` lets it through
+    """A trial ran past its time."""
+
+
+def _resolve(qualname: str):
+    module, _, name = qualname.partition(":")
+    try:
+        return getattr(importlib.import_module(module), name).__code__
+    except (ImportError, AttributeError):
+        return None
+
+
+def _call(function, args, kwargs, watched: dict, seconds: float):
+    """``function(*args, **kwargs)``, noting calls into ``watched`` code and stopping after ``seconds``."""
+    seen: set[str] = set()
+
+    def profiler(frame, event, arg):
+        if event == "call" and frame.f_code in watched:
+            seen.add(watched[frame.f_code])
+
+    def alarm(signum, frame):
+        raise TrialTimeout
+
+    previous = signal.signal(signal.SIGALRM, alarm)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    sys.setprofile(profiler)
+    try:
+        value = function(*args, **kwargs)
+    finally:
+        sys.setprofile(None)
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+    return value, sorted(seen)
+
+
+def record(trials_path: str, out_path: str, delegates: list[str], seconds: float = 20.0) -> None:
+    """Run every trial of one question and save the results to ``out_path``.
+
+    Parameters
+    ----------
+    trials_path : str
+        Saved list of trials, each a dict with ``name``, ``function``, ``args`` and ``kwargs``.
+    out_path : str
+        Where the results go: one dict per trial with ``out`` (the return value), ``args_after``
+        (the arguments after the call), ``error`` and ``delegated``.
+    delegates : list of str
+        ``"module:function"`` names of library functions that do the graded job themselves.
+    seconds : float
+        Time limit of each trial.
+    """
+    namespace = sys.modules["__main__"].__dict__
+    watched = {code: name for name in delegates if (code := _resolve(name)) is not None}
+    results = []
+    for trial in _record.load(trials_path):
+        function = namespace.get(trial["function"])
+        result = {"out": None, "args_after": None, "error": None, "delegated": []}
+        if not callable(function):
+            result["error"] = f"NameError: {trial['function']} is not defined"
+            results.append(result)
+            continue
+        args, kwargs = copy.deepcopy(trial["args"]), copy.deepcopy(trial["kwargs"])
+        try:
+            value, result["delegated"] = _call(function, args, kwargs, watched, seconds)
+            result["out"] = value
+            result["args_after"] = [list(args), kwargs]
+        except TrialTimeout:
+            result["error"] = f"TimeoutError: the call ran past {seconds:g} s"
+        except Exception as error:  # the student's error is the result of this trial
+            result["error"] = f"{type(error).__name__}: {error}"[:500]
+        results.append(result)
+    _record.save(out_path, results)

@@ -1,0 +1,111 @@
+"""Run a student's code in a kernel that cannot see the course's answers.
+
+Where Debian's bubblewrap (``bwrap``) is installed, the kernel runs in its own mount namespace: the
+file system is read-only, ``/tmp`` is empty, and the paths listed as hidden
+(``solutions/``, the course directory with its gradebook, the other submissions, the repository's
+history) are replaced by empty folders. Only the student's own work folder is writable. Without
+bubblewrap the kernel still gets its memory cap, and a warning says that it is not isolated.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import warnings
+from collections.abc import Iterable
+from pathlib import Path
+
+#: Limits used unless the instructor sets others.
+DEFAULT_TIMEOUT = 60
+DEFAULT_MEMORY = 2 * 1024**3
+
+# Sets the address-space cap, then becomes the kernel: the cap holds for everything the kernel runs.
+_LAUNCH = (
+    "import os, resource, sys; cap = int(sys.argv[1]); "
+    "resource.setrlimit(resource.RLIMIT_AS, (cap, cap)); "
+    "os.execv(sys.executable, [sys.executable, '-m', 'ipykernel_launcher', '-f', sys.argv[2]])"
+)
+
+# One BLAS thread per kernel: parallel graders share the cores instead of fighting over them.
+KERNEL_ENV = {
+    "MPLBACKEND": "Agg",
+    "OPENBLAS_NUM_THREADS": "1",
+    "OMP_NUM_THREADS": "1",
+    "MKL_NUM_THREADS": "1",
+    "PYDEVD_DISABLE_FILE_VALIDATION": "1",
+}
+
+
+class SandboxWarning(UserWarning):
+    """Student code runs without isolation from the course's files."""
+
+
+def bwrap() -> str | None:
+    """Path of a working bubblewrap, or None."""
+    path = shutil.which("bwrap")
+    if path is None:
+        return None
+    return path if _bwrap_works(path) else None
+
+
+_BWRAP_OK: dict[str, bool] = {}
+
+
+def _bwrap_works(path: str) -> bool:
+    # Containers without user namespaces have the binary but cannot use it: try it once.
+    if path not in _BWRAP_OK:
+        import subprocess
+
+        probe = subprocess.run([path, "--ro-bind", "/", "/", "--dev", "/dev", "true"],
+                               capture_output=True, timeout=20)
+        _BWRAP_OK[path] = probe.returncode == 0
+    return _BWRAP_OK[path]
+
+
+def kernel_argv(workdir: Path, hidden: Iterable[Path], memory: int, isolate: bool = True) -> list[str]:
+    """The command line of a kernel for one submission.
+
+    Parameters
+    ----------
+    workdir : Path
+        The student's work folder: the notebook's cwd, $HOME, and the only writable place. The
+        connection file must be inside it.
+    hidden : paths
+        Folders the kernel must not see (they appear empty).
+    memory : int
+        Address-space cap of the kernel in bytes.
+    isolate : bool
+        Use bubblewrap if it works here.
+
+    Returns
+    -------
+    list of str
+        With ``{connection_file}`` where jupyter_client puts the connection file's path.
+    """
+    kernel = [sys.executable, "-c", _LAUNCH, str(int(memory)), "{connection_file}"]
+    tool = bwrap() if isolate else None
+    if tool is None:
+        if isolate:
+            warnings.warn("bubblewrap (bwrap) is not available: student code runs without isolation "
+                          "from solutions/ and the gradebook. Install Debian's bubblewrap package.",
+                          SandboxWarning, stacklevel=2)
+        return kernel
+    workdir = Path(workdir).resolve()
+    args = [tool, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    for path in sorted({Path(p).resolve() for p in hidden}):
+        if path.is_dir():  # mounted before the work folder, which may lie inside it
+            args += ["--tmpfs", str(path)]
+        elif path.is_file():
+            args += ["--ro-bind", "/dev/null", str(path)]
+    args += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir),
+             "--setenv", "HOME", str(workdir), "--unshare-ipc", "--die-with-parent",
+             "--new-session"]
+    for name, value in KERNEL_ENV.items():
+        args += ["--setenv", name, value]
+    return [*args, "--", *kernel]
+
+
+def kernel_env() -> dict[str, str]:
+    """The environment of a kernel started without bubblewrap."""
+    return {**os.environ, **KERNEL_ENV}
