@@ -41,15 +41,51 @@ def cmd_demo_class(args) -> int:
 
 
 def cmd_grade(args) -> int:
+    from coursekit.grading.course import CourseError
     from coursekit.grading.pipeline import grade, summary_table
 
-    out = Path(args.out or f"graded-{args.assignment}")
-    run = grade(args.assignment, args.submissions, out, _course(args), timeout=args.timeout,
-                students=args.student)
-    print()
-    print(summary_table(run))
-    print(f"\ngradebook {out / 'gradebook.db'}\ngrades    {out / 'grades.csv'}\nfeedback  {out / 'feedback'}")
+    course = _course(args)
+    options = dict(timeout=args.timeout, memory=int(args.memory * 1024**3), students=args.student,
+                   jobs=args.jobs, db_url=args.db_url, shard=_shard(args.shard) if args.shard else None,
+                   roster=args.roster, due=_due(args.due) if args.due else None, pattern=args.pattern,
+                   log=lambda line: None, progress=True)
+    if args.assignment == "all":
+        # <submissions>/<assignment>/ (a folder or <assignment>.zip) for each assignment handed in
+        root = Path(args.submissions)
+        jobs = [(a, root / a if (root / a).is_dir() else root / f"{a}.zip") for a in course.assignments()]
+        jobs = [(a, path) for a, path in jobs if path.exists()]
+        if not jobs:
+            raise CourseError(f"{root} has no folder or .zip named after an assignment "
+                              f"({', '.join(course.assignments())})")
+        base = Path(args.out or "graded")
+    else:
+        jobs, base = [(args.assignment, Path(args.submissions))], None
+    for assignment, submissions in jobs:
+        out = base / assignment if base else Path(args.out or f"graded-{assignment}")
+        run = grade(assignment, submissions, out, course, **options)
+        print(f"\n{assignment}\n")
+        print(summary_table(run))
+        gradebook = args.db_url or out / "gradebook.db"
+        print(f"\ngradebook {gradebook}\ngrades    {out / 'grades.csv'}\nreport    {out / 'report.html'}"
+              f"\nfeedback  {out / 'feedback'}")
     return 0
+
+
+def _due(text: str):
+    from datetime import datetime
+
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"--due must be a date and time like 2026-11-20T23:59, got {text!r}") from None
+
+
+def _shard(text: str) -> tuple[int, int]:
+    k, _, n = text.partition("/")
+    if not (k.isdigit() and n.isdigit() and 0 <= int(k) < int(n)):
+        raise argparse.ArgumentTypeError(f"--shard must be K/N with 0 <= K < N, got {text!r}")
+    return int(k), int(n)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -69,11 +105,22 @@ def main(argv: list[str] | None = None) -> int:
     p.set_defaults(func=cmd_demo_class)
 
     p = sub.add_parser("grade", help="autograde every submission of an assignment")
-    p.add_argument("assignment", help="e.g. 01-perceptron")
-    p.add_argument("submissions", help="a folder of student folders and/or <student>.ipynb files")
+    p.add_argument("assignment", help="e.g. 01-perceptron, or all (SUBMISSIONS then holds a folder or "
+                                      "<assignment>.zip per assignment)")
+    p.add_argument("submissions", help="a folder of student folders and/or <student>.ipynb files, or an "
+                                       "LMS download .zip")
     p.add_argument("--out", help="output folder (default: graded-<assignment>)")
-    p.add_argument("--timeout", type=int, default=60, help="seconds per cell (default 60)")
+    p.add_argument("--timeout", type=float, default=60, help="seconds per cell (default 60)")
+    p.add_argument("--memory", type=float, default=2, help="GiB of memory per submission (default 2)")
+    p.add_argument("--jobs", type=int, help="submissions graded at once (default: the number of cores)")
     p.add_argument("--student", action="append", help="grade only this student (repeatable)")
+    p.add_argument("--db-url", help="gradebook database, e.g. postgresql+psycopg2://user@host:5432/db "
+                                    "(default: sqlite in --out)")
+    p.add_argument("--shard", help="K/N: grade only shard K of N of the class (machines sharing --db-url)")
+    p.add_argument("--roster", help="CSV of the class with a student_id column: absentees score 0")
+    p.add_argument("--due", help="deadline, e.g. 2026-11-20T23:59 (UTC unless it names a zone)")
+    p.add_argument("--pattern", help="regular expression with a (?P<student>...) group for the file "
+                                     "names in an LMS zip (default: Canvas's naming)")
     p.set_defaults(func=cmd_grade)
 
     args = parser.parse_args(argv)
@@ -82,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
 
     try:
         return args.func(args)
-    except (CourseError, IntakeError) as error:
+    except (CourseError, IntakeError, argparse.ArgumentTypeError) as error:
         print(f"coursekit: {error}", file=sys.stderr)
         return 2
 

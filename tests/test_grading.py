@@ -1,6 +1,7 @@
 """Grading, end to end: the demo class of lesson 1 gets exactly the scores it earned."""
 
 import csv
+import re
 import subprocess
 import sys
 
@@ -52,7 +53,8 @@ def test_broken_submissions_are_reported_with_their_reason(demo):
     assert not results["ada"].problems and not results["dee"].problems
     assert len(results["dee"].notes) == 1 and "ran past the time limit" in results["dee"].notes[0]
     assert results["gus"].notes == [], "a loose <student>.ipynb is not a renamed notebook"
-    assert any(line.startswith("[3/6] cy: 0/8") and "not JSON" in line for line in lines)
+    # parallel workers finish in any order: the line says how far the batch is, then the student
+    assert any(re.match(r"\[\d/6\] cy: 0/8", line) and "not JSON" in line for line in lines)
 
 
 def test_grades_csv_has_a_column_per_question(demo):

@@ -1,19 +1,55 @@
-"""Find each student's notebooks in a folder of submissions, and say what is wrong with them.
+"""Find each student's notebooks in a hand-in, and say what is wrong with them.
 
-A submissions folder holds either one folder per student (named by the student's id, with the
-notebooks anywhere inside) or loose ``<student>.ipynb`` files, or a mix of both.
+A hand-in is one of
+
+- a folder holding one folder per student (named by the student's id, with the notebooks anywhere
+  inside) and/or loose ``<student>.ipynb`` files;
+- a ``.zip`` downloaded from a learning management system (LMS). Each entry's name says whose it is;
+  :data:`LMS_PATTERN` reads Canvas's names and :data:`MOODLE_PATTERN` Moodle's folders. The notebooks
+  are extracted, with care, into ``<workdir>/<student>/``.
+
+Optionally, a due date marks late hand-ins and a roster adds the students who handed in nothing.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import re
+import stat
+import tempfile
+import unicodedata
+import zipfile
+import zlib
 from dataclasses import dataclass, field
-from pathlib import Path
+from datetime import datetime, timedelta, timezone, tzinfo
+from pathlib import Path, PurePosixPath
 
 import nbformat
 
 STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$")
+
+#: Canvas ("Download Submissions"): a flat zip of files named
+#: ``<name>_[late_]<user id>_<submission id>_<original file name>``, e.g.
+#: ``doejane_late_123456_7890123_perceptron.ipynb``, where ``<name>`` is the student's last and first
+#: name run together in lower case. Matched against each entry's base name.
+LMS_PATTERN = (
+    r"(?P<student>[^/]+?)_(?:(?P<late>(?i:late))_)?(?P<user_id>\d+)_(?P<submission_id>\d+)_(?P<filename>[^/]+)"
+)
+
+#: Moodle ("Download all submissions"): one folder per student,
+#: ``<Full Name>_<participant id>_assignsubmission_file_/<file>``. Matched against the entry's whole path.
+MOODLE_PATTERN = (
+    r"(?P<student>[^/]+?)_(?P<participant_id>\d+)_assignsubmission_file_/(?:.*/)?(?P<filename>[^/]+)"
+)
+
+MB = 1024**2
+MAX_TOTAL_BYTES = 200 * MB
+MAX_ENTRY_BYTES = 50 * MB
+MAX_ENTRIES = 10_000
+ROSTER_COLUMNS = ("student_id", "id", "username")
+_CHUNK = MB
 
 
 @dataclass
@@ -27,40 +63,107 @@ class Submission:
     notebooks : dict of str to Path
         Expected notebook name -> the file handed in for it.
     notes : list of str
-        Things the instructor should know that did not stop grading (a renamed notebook, ...).
+        Things the instructor should know that did not stop grading (a renamed notebook, lateness, ...).
     failures : dict of str to str
         Expected notebook name -> why it cannot be graded (missing, not JSON, ...).
+    submitted_at : datetime or None
+        When the newest notebook was handed in (timezone-aware, UTC); None if there is none.
+    late_by : timedelta or None
+        How long after the due date it was handed in; None when on time or without a due date.
     """
 
     student: str
     notebooks: dict[str, Path] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     failures: dict[str, str] = field(default_factory=dict)
+    submitted_at: datetime | None = None
+    late_by: timedelta | None = None
 
 
 class IntakeError(Exception):
-    """The submissions path itself cannot be read."""
+    """The submissions (or the roster) cannot be read."""
 
 
-def collect(submissions: str | Path, notebook_names: list[str]) -> tuple[list[Submission], list[str]]:
+def collect(
+    submissions: str | Path,
+    notebook_names: list[str],
+    *,
+    pattern: str | re.Pattern[str] = LMS_PATTERN,
+    workdir: str | Path | None = None,
+    tz: tzinfo | None = None,
+    due: datetime | None = None,
+    roster: str | Path | None = None,
+    max_total_bytes: int = MAX_TOTAL_BYTES,
+    max_entry_bytes: int = MAX_ENTRY_BYTES,
+    max_entries: int = MAX_ENTRIES,
+) -> tuple[list[Submission], list[str]]:
     """Gather every student's notebooks.
 
     Parameters
     ----------
     submissions : path
-        Folder of per-student folders and/or loose ``<student>.ipynb`` files.
+        A folder of per-student folders and/or loose ``<student>.ipynb`` files, or an LMS ``.zip``.
     notebook_names : list of str
         The assignment's notebooks, without ``.ipynb``.
+    pattern : str or compiled regular expression
+        For a zip: says whose each entry is. It must have a named group ``student``; it is tried
+        (``fullmatch``) on the entry's base name, then on its whole path. An optional group ``filename``
+        names the extracted file (the base name otherwise); a non-empty group ``late`` adds a note.
+        Names taken from the zip are made into ids by :func:`normalise_student`.
+    workdir : path, optional
+        For a zip: where the notebooks are extracted, as ``<workdir>/<student>/<file>``. A new
+        temporary folder by default; it is left in place, since the returned paths point into it.
+    tz : tzinfo, optional
+        The time zone of the zip's (naive) entry times and of a naive ``due``; UTC by default.
+    due : datetime, optional
+        The deadline. Later hand-ins get ``late_by`` and a note such as ``"late by 2 h 05 min"``.
+    roster : path, optional
+        A CSV whose header has a ``student_id`` (or ``id``, or ``username``) column. Students on it
+        who handed in nothing get a Submission whose every notebook fails with "no submission handed
+        in"; students not on it are still graded, with the note "not on the roster".
+    max_total_bytes, max_entry_bytes, max_entries : int
+        For a zip: caps on the bytes extracted in all, per entry, and on the entries read.
 
     Returns
     -------
     submissions : list of Submission, sorted by student id
     skipped : list of str
-        Entries that were not taken as a student, with the reason.
+        Entries that were not taken as (part of) a submission, with the reason.
+
+    Raises
+    ------
+    IntakeError
+        If the submissions are neither a folder nor a readable zip, or the roster is unusable.
+    ValueError
+        If an argument is malformed (a pattern without ``student``, a cap below 1, ...).
     """
+    tz = _check_tz(tz)
+    due = _check_due(due, tz)
     root = Path(submissions)
-    if not root.is_dir():
-        raise IntakeError(f"submissions folder {root} does not exist or is not a folder")
+    if root.is_dir():
+        found, skipped = _collect_folder(root, notebook_names)
+    elif root.is_file() and root.suffix.lower() == ".zip":
+        limits = {"max_total_bytes": max_total_bytes, "max_entry_bytes": max_entry_bytes,
+                  "max_entries": max_entries}
+        for name, value in limits.items():
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        found, skipped = _collect_zip(root, notebook_names, _check_pattern(pattern), workdir, tz,
+                                      max_total_bytes, max_entry_bytes, max_entries)
+    else:
+        raise IntakeError(f"submissions {root} is neither a folder nor a .zip file")
+    if due is not None:
+        for submission in found.values():
+            _mark_lateness(submission, due)
+    if roster is not None:
+        _apply_roster(found, read_roster(roster), notebook_names)
+    return [found[s] for s in sorted(found)], skipped
+
+
+# -- a folder ---------------------------------------------------------------------------------------
+
+
+def _collect_folder(root: Path, names: list[str]) -> tuple[dict[str, Submission], list[str]]:
     found: dict[str, Submission] = {}
     skipped: list[str] = []
     for entry in sorted(root.iterdir()):
@@ -80,8 +183,9 @@ def collect(submissions: str | Path, notebook_names: list[str]) -> tuple[list[Su
         if student in found:
             skipped.append(f"{entry.name}: a second submission for {student}; the folder is used")
             continue
-        found[student] = _match(student, files, notebook_names, loose)
-    return [found[s] for s in sorted(found)], skipped
+        found[student] = _match(student, files, names, loose)
+        found[student].submitted_at = _newest_mtime(files)
+    return found, skipped
 
 
 def _notebooks_in(folder: Path) -> list[Path]:
@@ -89,6 +193,167 @@ def _notebooks_in(folder: Path) -> list[Path]:
         p for p in folder.rglob("*.ipynb")
         if ".ipynb_checkpoints" not in p.parts and p.is_file() and not p.is_symlink()
     )
+
+
+def _newest_mtime(files: list[Path]) -> datetime | None:
+    times = [f.stat().st_mtime for f in files]
+    return datetime.fromtimestamp(max(times), tz=timezone.utc) if times else None
+
+
+# -- an LMS zip -------------------------------------------------------------------------------------
+
+
+def normalise_student(name: str) -> str:
+    """Turn a name from an LMS download into a student id.
+
+    Accents are dropped (``é`` -> ``e``), letters are lower-cased, and every character that
+    :data:`STUDENT_ID` does not allow (spaces, commas, apostrophes, ...) is removed:
+    ``"José O'Neil"`` -> ``"joseoneil"``. The result may still be unusable (e.g. empty).
+    """
+    plain = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
+    return re.sub(r"[^a-z0-9_.@+-]", "", plain.lower())
+
+
+def _collect_zip(path: Path, names: list[str], pattern: re.Pattern[str], workdir: str | Path | None,
+                 tz: tzinfo, max_total: int, max_entry: int, max_entries: int,
+                 ) -> tuple[dict[str, Submission], list[str]]:
+    try:
+        archive = zipfile.ZipFile(path)
+    except (zipfile.BadZipFile, OSError) as error:
+        raise IntakeError(f"{path} is not a readable zip file ({error})") from error
+    out = Path(workdir) if workdir is not None else Path(tempfile.mkdtemp(prefix="coursekit-intake-"))
+    out.mkdir(parents=True, exist_ok=True)
+    unzipper = _Unzipper(archive, out.resolve(), pattern, tz, max_total, max_entry)
+    with archive:
+        entries = archive.infolist()
+        if len(entries) > max_entries:
+            unzipper.skipped.append(f"{path.name}: {len(entries) - max_entries} entries not read; "
+                                    f"the zip holds {len(entries)}, over the cap of {max_entries}")
+        for info in entries[:max_entries]:
+            unzipper.take(info)
+    found = {}
+    for student, files in unzipper.files.items():
+        submission = _match(student, sorted(files), names, loose=False)
+        submission.submitted_at = unzipper.times.get(student)
+        if student in unzipper.marked_late:
+            submission.notes.append("the LMS marked this submission late")
+        found[student] = submission
+    return found, unzipper.skipped
+
+
+@dataclass
+class _Unzipper:
+    """Extracts the notebooks of an LMS zip, one entry at a time, keeping track of whose they are."""
+
+    archive: zipfile.ZipFile
+    root: Path
+    pattern: re.Pattern[str]
+    tz: tzinfo
+    max_total: int
+    max_entry: int
+    written: int = 0
+    files: dict[str, list[Path]] = field(default_factory=dict)
+    times: dict[str, datetime] = field(default_factory=dict)
+    owners: dict[str, str] = field(default_factory=dict)  # student id -> the name the LMS wrote
+    marked_late: set[str] = field(default_factory=set)
+    skipped: list[str] = field(default_factory=list)
+
+    def take(self, info: zipfile.ZipInfo) -> None:
+        """Extract one entry if it is a student's notebook; otherwise say why in ``skipped``."""
+        problem = self._take(info)
+        if problem:
+            self.skipped.append(f"{info.filename}: {problem}")
+
+    def _take(self, info: zipfile.ZipInfo) -> str | None:
+        if info.is_dir():
+            return None
+        path = info.filename.replace("\\", "/")
+        parts = [p for p in path.split("/") if p not in ("", ".")]
+        if path.startswith("/") or re.match(r"[A-Za-z]:", path) or ".." in parts:
+            return "unsafe path (absolute or with '..'); not extracted"
+        if any(p.startswith(".") or p == "__MACOSX" for p in parts):
+            return None  # hidden files and macOS metadata, ignored as in a folder
+        if stat.S_ISLNK(info.external_attr >> 16):
+            return "a symbolic link; not extracted"
+        match = self.pattern.fullmatch(parts[-1]) or self.pattern.fullmatch("/".join(parts))
+        if match is None:
+            return f"does not match the submission pattern {self.pattern.pattern!r}"
+        raw = match.group("student")
+        student = normalise_student(raw)
+        if not STUDENT_ID.match(student):
+            return f"{raw!r} does not give a usable student id (letters, digits, _.@+-)"
+        owner = self.owners.setdefault(student, raw)
+        if owner != raw:
+            return f"{raw!r} and {owner!r} both give the id {student!r}; only {owner!r} is used"
+        files = self.files.setdefault(student, [])  # whatever the file, the student handed something in
+        if match.groupdict().get("late"):
+            self.marked_late.add(student)
+        filename = PurePosixPath(match.groupdict().get("filename") or parts[-1]).name
+        if not filename.lower().endswith(".ipynb"):
+            return "not a .ipynb file"
+        target = self.root / student / filename
+        if target in files:
+            return f"a second {filename} for {student}; the first is used"
+        if info.file_size > self.max_entry:
+            return f"{_size(info.file_size)} uncompressed, over the cap of {_size(self.max_entry)} per file"
+        if self.written + info.file_size > self.max_total:
+            return f"not extracted: the zip's files would pass the cap of {_size(self.max_total)} in all"
+        target.parent.mkdir(exist_ok=True)
+        if not target.resolve().is_relative_to(self.root):
+            return "would be written outside the work folder; not extracted"
+        problem = self._extract(info, target)
+        if problem:
+            return problem
+        files.append(target)
+        when = _zip_time(info, self.tz)
+        if when is not None:
+            self.times[student] = max(self.times.get(student, when), when)
+        return None
+
+    def _extract(self, info: zipfile.ZipInfo, target: Path) -> str | None:
+        """Copy the entry in chunks, stopping at the caps even if its header understates its size."""
+        limit = min(self.max_entry, self.max_total - self.written)
+        size = 0
+        try:
+            with self.archive.open(info) as source, target.open("wb") as sink:
+                while chunk := source.read(_CHUNK):
+                    size += len(chunk)
+                    if size > limit:
+                        break
+                    sink.write(chunk)
+        except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as error:
+            target.unlink(missing_ok=True)
+            return f"cannot be read from the zip ({error})"
+        if size > limit:
+            target.unlink()
+            return f"larger than its header says; stopped at the cap of {_size(limit)}"
+        self.written += size
+        return None
+
+
+def _zip_time(info: zipfile.ZipInfo, tz: tzinfo) -> datetime | None:
+    """A zip stores wall-clock time without a zone: read it in ``tz``, return it in UTC."""
+    try:
+        return datetime(*info.date_time, tzinfo=tz).astimezone(timezone.utc)
+    except ValueError:  # a zip written with a zeroed or nonsense date
+        return None
+
+
+def _size(n: int) -> str:
+    return f"{n / MB:.1f} MB" if n >= MB else f"{n} bytes"
+
+
+def _check_pattern(pattern: str | re.Pattern[str]) -> re.Pattern[str]:
+    try:
+        compiled = re.compile(pattern)
+    except (re.error, TypeError) as error:
+        raise ValueError(f"pattern is not a valid regular expression: {error}") from error
+    if "student" not in compiled.groupindex:
+        raise ValueError(f"pattern must have a named group 'student', got {compiled.pattern!r}")
+    return compiled
+
+
+# -- pairing notebooks with the expected names ------------------------------------------------------
 
 
 def _match(student: str, files: list[Path], names: list[str], loose: bool) -> Submission:
@@ -148,3 +413,94 @@ def unreadable_reason(path: Path) -> str | None:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
         return f"not a valid notebook: {first_line}"
     return None
+
+
+# -- due date -------------------------------------------------------------------------------------
+
+
+def _check_tz(tz: tzinfo | None) -> tzinfo:
+    if tz is None:
+        return timezone.utc
+    if not isinstance(tz, tzinfo):
+        raise ValueError(f"tz must be a datetime.tzinfo (e.g. zoneinfo.ZoneInfo), got {tz!r}")
+    return tz
+
+
+def _check_due(due: datetime | None, tz: tzinfo) -> datetime | None:
+    if due is None:
+        return None
+    if not isinstance(due, datetime):
+        raise ValueError(f"due must be a datetime, got {type(due).__name__}")
+    return due if due.tzinfo is not None else due.replace(tzinfo=tz)
+
+
+def _mark_lateness(submission: Submission, due: datetime) -> None:
+    if submission.submitted_at is None or submission.submitted_at <= due:
+        return
+    submission.late_by = submission.submitted_at - due
+    submission.notes.append(f"late by {describe_delay(submission.late_by)}")
+
+
+def describe_delay(delay: timedelta) -> str:
+    """A delay in words: ``"45 s"``, ``"7 min"``, ``"2 h 05 min"``, ``"3 d 0 h 10 min"`` (seconds dropped
+    once it is a minute or more)."""
+    seconds = int(delay.total_seconds())
+    if seconds < 60:
+        return f"{seconds} s"
+    days, rest = divmod(seconds, 86_400)
+    hours, rest = divmod(rest, 3600)
+    minutes = rest // 60
+    if days:
+        return f"{days} d {hours} h {minutes:02d} min"
+    if hours:
+        return f"{hours} h {minutes:02d} min"
+    return f"{minutes} min"
+
+
+# -- roster ---------------------------------------------------------------------------------------
+
+
+def read_roster(path: str | Path) -> list[str]:
+    """The student ids of a roster CSV, in its order, without repeats or blank ids.
+
+    The id column is the first of ``student_id``, ``id``, ``username`` found in the header (compared
+    ignoring case and surrounding spaces); other columns are ignored. Ids are used as written, so
+    they must be spelled as the submissions give them (LMS names pass through
+    :func:`normalise_student`).
+
+    Raises
+    ------
+    IntakeError
+        If the file cannot be read, has no id column, or holds an id that is not usable.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's export often starts with a BOM
+    except (OSError, UnicodeDecodeError) as error:
+        raise IntakeError(f"cannot read the roster {path}: {error}") from error
+    reader = csv.DictReader(io.StringIO(text))
+    header = {(h or "").strip().lower(): h for h in reader.fieldnames or []}
+    column = next((header[c] for c in ROSTER_COLUMNS if c in header), None)
+    if column is None:
+        raise IntakeError(f"roster {path} needs a column named {', '.join(ROSTER_COLUMNS)} "
+                          f"(its header is {list(reader.fieldnames or [])})")
+    ids: dict[str, None] = {}
+    for row in reader:
+        student = (row.get(column) or "").strip()
+        if not student:
+            continue
+        if not STUDENT_ID.match(student):
+            raise IntakeError(f"roster {path}, line {reader.line_num}: {student!r} is not a usable "
+                              "student id (letters, digits, _.@+-)")
+        ids[student] = None
+    return list(ids)
+
+
+def _apply_roster(found: dict[str, Submission], roster: list[str], names: list[str]) -> None:
+    on_roster = set(roster)
+    for student, submission in found.items():
+        if student not in on_roster:
+            submission.notes.append("not on the roster")
+    for student in roster:
+        if student not in found:
+            found[student] = Submission(student, failures={name: "no submission handed in" for name in names})

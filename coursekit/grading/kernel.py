@@ -66,11 +66,13 @@ class SandboxKernel:
             self.shutdown()
             raise KernelDied(f"the kernel did not start: {error}") from error
 
-    def run(self, code: str) -> CellOutcome:
-        """Execute ``code``; never raises for what the code does."""
+    def run(self, code: str, timeout: float | None = None) -> CellOutcome:
+        """Execute ``code`` within ``timeout`` seconds (the kernel's default if None); never raises
+        for what the code does."""
+        timeout = self.timeout if timeout is None else float(timeout)
         started = time.perf_counter()
         msg_id = self.kc.execute(code, store_history=False, allow_stdin=False, stop_on_error=False)
-        deadline = started + self.timeout
+        deadline = started + timeout
         interrupted_at = None
         error = ""
         while True:
@@ -83,8 +85,7 @@ class SandboxKernel:
                 seconds = time.perf_counter() - started
                 error = self._drain_errors(msg_id) or error
                 if interrupted_at is not None:
-                    return CellOutcome("timeout", f"ran past {self.timeout:g} s and was interrupted",
-                                       seconds)
+                    return CellOutcome("timeout", f"ran past {timeout:g} s and was interrupted", seconds)
                 content = reply["content"]
                 if content.get("status") == "ok":
                     return CellOutcome("ok", "", seconds)
@@ -99,7 +100,7 @@ class SandboxKernel:
                 self.km.interrupt_kernel()
             elif interrupted_at is not None and now > interrupted_at + GRACE:
                 self.km.shutdown_kernel(now=True)
-                return CellOutcome("died", f"ran past {self.timeout:g} s and ignored the interrupt, "
+                return CellOutcome("died", f"ran past {timeout:g} s and ignored the interrupt, "
                                            "so the kernel was stopped", now - started)
 
     def _drain_errors(self, msg_id: str) -> str:
@@ -123,22 +124,25 @@ class SandboxKernel:
             self.km.cleanup_resources()
 
 
-def run_cells(cells: list[str], start_kernel, replayable: list[bool] | None = None) -> list[CellOutcome]:
+def run_cells(cells: list[str], start_kernel, replayable: list[bool] | None = None,
+              timeouts: list[float | None] | None = None) -> list[CellOutcome]:
     """Run ``cells`` in order in a kernel from ``start_kernel()``, restarting it when it dies.
 
     After a death the new kernel first replays the cells that had run without error (of those
     marked ``replayable``), so that the later cells find the functions and variables they expect;
-    the cell that killed the kernel is not run again.
+    the cell that killed the kernel is not run again. ``timeouts`` overrides the kernel's time
+    limit for some cells (None keeps it).
 
     Returns
     -------
     list of CellOutcome, one per cell
     """
     outcomes: list[CellOutcome | None] = [None] * len(cells)
+    limits = timeouts or [None] * len(cells)
     kernel = start_kernel()
     try:
         for i, code in enumerate(cells):
-            outcome = kernel.run(code)
+            outcome = kernel.run(code, limits[i])
             outcomes[i] = outcome
             if outcome.status == "died":
                 kernel.shutdown()
@@ -146,7 +150,7 @@ def run_cells(cells: list[str], start_kernel, replayable: list[bool] | None = No
                 for j in range(i):
                     if replayable and not replayable[j]:
                         continue
-                    if outcomes[j].status == "ok" and kernel.run(cells[j]).status == "died":
+                    if outcomes[j].status == "ok" and kernel.run(cells[j], limits[j]).status == "died":
                         outcomes[j] = CellOutcome("died", "the kernel died when this cell was replayed")
                         kernel.shutdown()
                         kernel = start_kernel()

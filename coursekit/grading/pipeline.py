@@ -24,6 +24,7 @@ import json
 import logging
 import multiprocessing
 import os
+import shutil
 import time
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -136,6 +137,10 @@ def grade(
     jobs: int | None = None,
     db_url: str | None = None,
     isolate: bool = True,
+    shard: tuple[int, int] | None = None,
+    roster: str | Path | None = None,
+    due=None,
+    pattern: str | None = None,
     log=print,
     progress: bool = False,
 ) -> GradingRun:
@@ -146,7 +151,7 @@ def grade(
     assignment : str
         Assignment id, a folder of the course's source directory (e.g. ``"01-perceptron"``).
     submissions : path
-        One folder per student, or ``<student>.ipynb`` files.
+        One folder per student, ``<student>.ipynb`` files, or an LMS download ``.zip``.
     out : path
         Where the results, gradebook, feedback, ``grades.csv`` and ``report.html`` are written.
     course : Course, optional
@@ -163,6 +168,16 @@ def grade(
         The gradebook's database (e.g. PostgreSQL); ``out/gradebook.db`` by default.
     isolate : bool
         Run student code under bubblewrap where it is available.
+    shard : (int, int), optional
+        ``(k, n)``: grade only the students of shard ``k`` of ``n`` (by a hash of the id), so that
+        ``n`` machines sharing one ``db_url`` split a class between them.
+    roster : path, optional
+        CSV of the class (a ``student_id`` column): students who handed in nothing score 0.
+    due : datetime, optional
+        The deadline; later hand-ins are graded and reported as late.
+    pattern : str, optional
+        For a zip: the regular expression that finds the student in an entry's name (see
+        :data:`coursekit.grading.intake.LMS_PATTERN`).
     log : callable
         Receives one line per student.
     progress : bool
@@ -177,12 +192,19 @@ def grade(
     load_checks(checks_path)  # a broken judges file stops here, before any student is graded
     _prepare_gradebook(course, assignment, out, db_url)
 
-    collected, skipped = collect(submissions, notebook_names)
+    # A zip is unpacked inside ``out``, which student kernels cannot see.
+    shutil.rmtree(out / "intake", ignore_errors=True)
+    options = {"roster": roster, "due": due, "workdir": out / "intake"}
+    if pattern:
+        options["pattern"] = pattern
+    collected, skipped = collect(submissions, notebook_names, **options)
     if students:
         unknown = sorted(set(students) - {s.student for s in collected})
         if unknown:
             raise CourseError(f"no submission for student(s) {', '.join(unknown)} in {submissions}")
         collected = [s for s in collected if s.student in students]
+    if shard is not None:
+        collected = [s for s in collected if shard_of(s.student, shard[1]) == shard[0]]
     questions = _questions(course, assignment, notebook_names)
     course_key = _course_fingerprint(course, assignment, checks_path)
     hidden = [str(p) for p in _hidden_paths(course, out, Path(submissions))]
@@ -219,7 +241,17 @@ def grade(
     _write_gradebook(db_url, course, assignment, questions, results)
     run = GradingRun(assignment, questions, results, skipped, out, reused)
     write_csv(run, out / "grades.csv")
+    from coursekit.grading.report import write_report
+
+    write_report(run, out / "report.html")
     return run
+
+
+def shard_of(student: str, shards: int) -> int:
+    """The shard a student belongs to: stable across machines and runs."""
+    if shards < 1:
+        raise ValueError(f"the number of shards must be >= 1, got {shards}")
+    return int(hashlib.sha256(student.encode()).hexdigest(), 16) % shards
 
 
 def judges_path(course: Course, assignment: str) -> Path:
@@ -354,7 +386,8 @@ def _course_fingerprint(course: Course, assignment: str, checks_path: Path) -> s
 
 
 def _fingerprint(submission: Submission, course_key: str, timeout: float, memory: int) -> str:
-    parts = [course_key.encode(), f"{timeout}:{memory}".encode(), json.dumps(submission.failures).encode()]
+    parts = [course_key.encode(), f"{timeout}:{memory}".encode(), json.dumps(submission.failures).encode(),
+             json.dumps(submission.notes).encode()]
     for name in sorted(submission.notebooks):
         parts += [name.encode(), submission.notebooks[name].read_bytes()]
     return _digest(*parts)
@@ -389,10 +422,30 @@ def _prepare_gradebook(course: Course, assignment: str, out: Path, db_url: str) 
     directory.release_directory = str(out / "release")
     directory.db_url = db_url
     config.NbGraderAPI.log_level = logging.WARNING
+    if _assignment_in_gradebook(db_url, config, assignment, course):
+        return  # another shard, or an earlier run, made it already
     api = nbgrader_api(config)
     generated = api.generate_assignment(assignment, force=True, create=True)
     if not generated["success"]:
         raise CourseError(f"nbgrader could not generate {assignment}:\n{generated.get('error', '')}")
+
+
+def _assignment_in_gradebook(db_url: str, config, assignment: str, course: Course) -> bool:
+    """True if the gradebook has the assignment with exactly the graded cells of its notebooks."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    if db_url.startswith("sqlite:///") and not Path(db_url[len("sqlite:///"):]).is_file():
+        return False
+    wanted = {(q.notebook, q.grade_id, q.max_score)
+              for q in _questions(course, assignment, course.notebooks(assignment))}
+    with Gradebook(db_url, config.CourseDirectory.get("course_id", "coursekit")) as gb:
+        try:
+            found = gb.find_assignment(assignment)
+        except MissingEntry:
+            return False
+        have = {(nb.name, cell.name, float(cell.max_score))
+                for nb in found.notebooks for cell in nb.grade_cells}
+    return have == wanted
 
 
 def _write_gradebook(db_url: str, course: Course, assignment: str, questions, results) -> None:
@@ -427,16 +480,17 @@ def _write_feedback(result: StudentResult, assignment: str, course: Course, ques
 
 
 def write_csv(run: GradingRun, path: Path) -> None:
-    """``grades.csv``: student_id, score, max_score, one column per question, then status."""
+    """``grades.csv``: student_id, score, max_score, one column per question, then status, problems,
+    flags (tampering, delegation) and notes (lateness, cells that failed)."""
     keys = [question_key(q, run.questions) for q in run.questions]
-    tmp = path.with_suffix(".csv.tmp")
+    tmp = path.with_suffix(f".csv.tmp{os.getpid()}")
     with tmp.open("w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
-        writer.writerow(["student_id", "score", "max_score", *keys, "status", "problems", "flags"])
+        writer.writerow(["student_id", "score", "max_score", *keys, "status", "problems", "flags", "notes"])
         for r in run.results:
             writer.writerow([r.student, _fmt(r.score), _fmt(r.max_score),
                              *(_fmt(r.scores[k]) for k in keys), r.status, "; ".join(r.problems),
-                             "; ".join(r.flags)])
+                             "; ".join(r.flags), "; ".join(r.notes)])
     tmp.replace(path)
 
 

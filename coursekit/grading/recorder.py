@@ -70,9 +70,14 @@ def record(trials_path: str, out_path: str, delegates: list[str], seconds: float
     namespace = sys.modules["__main__"].__dict__
     watched = {code: name for name in delegates if (code := _resolve(name)) is not None}
     results = []
+    timed_out: set[str] = set()  # a function that ran out of time once is not called again
     for trial in _record.load(trials_path):
         function = namespace.get(trial["function"])
         result = {"out": None, "args_after": None, "error": None, "delegated": []}
+        if trial["function"] in timed_out:
+            result["error"] = f"TimeoutError: an earlier call ran past {seconds:g} s"
+            results.append(result)
+            continue
         if not callable(function):
             result["error"] = f"NameError: {trial['function']} is not defined"
             results.append(result)
@@ -84,6 +89,7 @@ def record(trials_path: str, out_path: str, delegates: list[str], seconds: float
             result["args_after"] = [list(args), kwargs]
         except TrialTimeout:
             result["error"] = f"TimeoutError: the call ran past {seconds:g} s"
+            timed_out.add(trial["function"])
         except Exception as error:  # the student's error is the result of this trial
             result["error"] = f"{type(error).__name__}: {error}"[:500]
         results.append(result)

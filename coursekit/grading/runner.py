@@ -162,17 +162,21 @@ def run_notebook(notebook: Path, release, checks: list[Check], trials: dict[str,
         for path in notebook.parent.iterdir():  # data files handed in beside the notebook
             if path.is_file() and path.suffix != ".ipynb" and path.stat().st_size < 50_000_000:
                 shutil.copyfile(path, workdir / path.name)
-        recorders = []
+        recorders, limits = [], []
         for check in checks:
             trials_path = workdir / f"trials-{check.grade_id}"
             record.save(trials_path, [t.as_record() for t in trials[check.grade_id]])
             out = str(workdir / f"out-{check.grade_id}")
             recorders.append(RECORDER.format(trials=str(trials_path), out=out,
                                              delegates=list(check.delegates), seconds=float(timeout)))
+            # every function of the question may use up its time once, plus a margin for the rest
+            functions = {t.function for t in trials[check.grade_id]}
+            limits.append(timeout * (len(functions) + 1))
         outcomes = run_cells(
             [PREAMBLE, *cells, *recorders],
             lambda: SandboxKernel(workdir, hidden, timeout, memory, isolate),
             replayable=[True] * (1 + len(cells)) + [False] * len(recorders),
+            timeouts=[None] * (1 + len(cells)) + limits,
         )
         recording.problems = _problems(outcomes[1 : 1 + len(cells)])
         for check, outcome in zip(checks, outcomes[1 + len(cells):], strict=True):

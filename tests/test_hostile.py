@@ -1,0 +1,133 @@
+"""Broken and hostile submissions, for every lesson: each gets exactly the score it earned.
+
+Every lesson's corpus (see hostile.py) is graded as one class, so the test also shows that no
+submission changes another's score.
+"""
+
+import json
+
+import nbformat
+import pytest
+from hostile import build
+from notebooks import ROOT
+
+from coursekit.grading.course import Course
+from coursekit.grading.pipeline import grade
+
+COURSE = Course.load(ROOT / "autograder")
+
+# Per lesson: the notebook, the functions of its first question, and code that merely delegates.
+LESSONS = {
+    "01-perceptron": ("perceptron", ["predict"], {
+        "predict": "def predict(X, w, b):\n    return perceptron.predict(X, w, b)",
+        "perceptron_update": "def perceptron_update(w, b, x, y, lr=1.0):\n"
+                             "    return perceptron.update(w, b, x, y, lr)",
+        "train_perceptron": "from coursekit.perceptron import train as _t\n"
+                            "def train_perceptron(X, y, lr=1.0, max_epochs=100):\n"
+                            "    r = _t(X, y, lr=lr, max_epochs=max_epochs)\n"
+                            "    return r.w, r.b, r.epochs, r.converged",
+    }, ["test_predict", "test_perceptron_update", "test_train_perceptron"]),
+    "02-xor": ("xor", ["xor_gates"], {}, []),
+    "03-chain-rule": ("chain-rule", ["d_univariate"], {
+        "local_backward_rules": "import coursekit.layers as L\n"
+                                "def add_backward(dout, x, y):\n    return dout * 1.0, dout * 1.0\n"
+                                "def mul_backward(dout, x, y):\n    return dout * y, dout * x\n"
+                                "def sigmoid_backward(dout, x):\n"
+                                "    a, cache = L.sigmoid_forward(x)\n"
+                                "    return L.sigmoid_backward(dout, cache)",
+        "logistic_grads": "from coursekit.losses import binary_cross_entropy\n"
+                          "def logistic_grads(w, b, x, y):\n"
+                          "    z = w @ x + b\n"
+                          "    _, dz = binary_cross_entropy(np.array([z]), np.array([y]), 'sum')\n"
+                          "    return dz[0] * x, float(dz[0])",
+    }, ["test_local_backward_rules", "test_logistic_grads"]),
+}
+
+# Questions whose every output is a plain number: an extra array axis cannot break them.
+SCALAR_ONLY = {"test_d_univariate"}
+
+
+def points(assignment):
+    nb = nbformat.read(COURSE.source / assignment / f"{LESSONS[assignment][0]}.ipynb", as_version=4)
+    return {c.metadata.nbgrader["grade_id"]: c.metadata.nbgrader["points"]
+            for c in nb.cells if c.get("metadata", {}).get("nbgrader", {}).get("grade")}
+
+
+def expected_scores(assignment):
+    pts = points(assignment)
+    first = next(iter(pts))
+    _, _, _, delegated = LESSONS[assignment]
+    full = dict(pts)
+    none = dict.fromkeys(pts, 0)
+    without_first = {**full, first: 0}
+    return {
+        "honest": full, "blank": none, "patcher": none, "patcher_solved": full, "always_equal": none,
+        "wrong_shape": {g: (p if g in SCALAR_ONLY else 0) for g, p in pts.items()},
+        "test_editor": none, "test_deleter": full, "meta_editor": none, "fake_output": none,
+        "noisy": full, "reader_writer": none, "delegator": none, "looper": without_first,
+        "memory_bomb": full, "exiter": without_first, "killer": full, "corrupt": none,
+    }, delegated
+
+
+@pytest.fixture(scope="module", params=list(LESSONS))
+def graded(request, tmp_path_factory):
+    assignment = request.param
+    notebook, first_functions, delegated_code, _ = LESSONS[assignment]
+    root = tmp_path_factory.mktemp(assignment)
+    out, subs = root / "out", root / "subs"
+    solution_file = COURSE.source / assignment / f"{notebook}.ipynb"
+    judges = COURSE.root / "judges" / f"{assignment}.py"
+    secrets = [solution_file, judges, out / "gradebook.db", out / "results" / "honest.json"]
+    before = {p: p.read_bytes() for p in (solution_file, judges)}
+    corpus = build(COURSE.release / assignment / f"{notebook}.ipynb", solution_file, subs,
+                   delegated_code, secrets, first_functions)
+    run = grade(assignment, subs, out, COURSE, timeout=10, log=lambda _: None)
+    return assignment, run, corpus, before, out
+
+
+def test_every_submission_gets_exactly_what_it_earned(graded):
+    assignment, run, corpus, _, _ = graded
+    expected, _ = expected_scores(assignment)
+    assert set(expected) == set(corpus)
+    got = {r.student: r.scores for r in run.results}
+    wrong = {s: (got[s], expected[s]) for s in expected if got[s] != expected[s]}
+    assert not wrong, wrong
+
+
+def test_delegation_is_flagged_by_name(graded):
+    assignment, run, _, _, _ = graded
+    _, delegated = expected_scores(assignment)
+    flags = run.by_student()["delegator"].flags
+    for grade_id in delegated:
+        assert any(f.startswith(grade_id) and "delegates to the library" in f for f in flags), flags
+    assert not any("delegates" in f for f in run.by_student()["honest"].flags)
+
+
+def test_tampering_is_flagged_and_honest_work_is_not(graded):
+    _, run, _, _, _ = graded
+    by = run.by_student()
+    assert any("edited" in f for f in by["test_editor"].flags)
+    assert any("points" in f for f in by["test_editor"].flags)
+    assert any("deleted" in f for f in by["test_deleter"].flags)
+    assert any("grade" in f for f in by["meta_editor"].flags)
+    for student in ("honest", "noisy", "memory_bomb"):
+        assert by[student].flags == [], (student, by[student].flags)
+
+
+def test_hostile_code_could_not_touch_the_course(graded):
+    _, run, _, before, out = graded
+    for path, content in before.items():
+        assert path.read_bytes() == content
+    honest = json.loads((out / "results" / "honest.json").read_text())
+    assert honest["student"] == "honest"
+    assert not (out / "gradebook.db").read_bytes().endswith(b"tampered")
+
+
+def test_crashes_and_limits_are_reported(graded):
+    _, run, _, _, _ = graded
+    by = run.by_student()
+    assert any("time limit" in p or "ran past" in p for f in by["looper"].failures.values() for p in
+               (x["message"] for x in f))
+    assert any("MemoryError" in n for n in by["memory_bomb"].notes), by["memory_bomb"].notes
+    assert any("kernel died" in n for n in by["killer"].notes), by["killer"].notes
+    assert "not JSON" in by["corrupt"].problems[0]
