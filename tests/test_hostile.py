@@ -41,6 +41,18 @@ LESSONS = {
                           "    _, dz = binary_cross_entropy(np.array([z]), np.array([y]), 'sum')\n"
                           "    return dz[0] * x, float(dz[0])",
     }, ["test_local_backward_rules", "test_logistic_grads"]),
+    "04-two-layer": ("two-layer", ["two_layer_forward"], {
+        "two_layer_forward": "def two_layer_forward(X, params):\n"
+                             "    net = MLP([X.shape[1], len(params['b1']), len(params['b2'])],\n"
+                             "              activation='sigmoid', output='sigmoid')\n"
+                             "    net.params = {k: np.array(v, dtype=float) for k, v in params.items()}\n"
+                             "    return net.forward(X), hidden_activations(net, X)[0]",
+        "two_layer_grads": "def two_layer_grads(X, Y, params):\n"
+                           "    net = MLP([X.shape[1], len(params['b1']), len(params['b2'])], activation='sigmoid',\n"
+                           "              output='sigmoid', reduction='sum')\n"
+                           "    net.params = {k: np.array(v, dtype=float) for k, v in params.items()}\n"
+                           "    return net.loss(X, Y)",
+    }, ["test_two_layer_forward", "test_two_layer_grads"]),
 }
 
 # Questions whose every output is a plain number: an extra array axis cannot break them.

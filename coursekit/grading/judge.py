@@ -173,14 +173,16 @@ def static_delegation(source: str, delegates: tuple[str, ...]) -> list[str]:
         return []
     found = set()
     for qualname in delegates:
-        module, _, name = qualname.partition(":")
+        module, _, path = qualname.partition(":")
+        name = path.split(".")[0]  # for "MLP.forward": any use of the class counts
         last = module.rsplit(".", 1)[-1]
+        package = module.split(".")[0]
         for node in ast.walk(tree):
             if isinstance(node, ast.Attribute) and node.attr == name:
                 base = ast.unparse(node.value)
-                if base in (module, last) or base.endswith("." + last):
+                if base in (module, last, package) or base.endswith("." + last):
                     found.add(qualname)
-            elif isinstance(node, ast.ImportFrom) and node.module == module:
+            elif isinstance(node, ast.ImportFrom) and node.module in (module, package):
                 if any(alias.name in (name, "*") for alias in node.names):
                     found.add(qualname)
     return sorted(found)

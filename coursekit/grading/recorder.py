@@ -22,9 +22,13 @@ class TrialTimeout(BaseException):  # not an Exception, so a student's ``except 
 
 
 def _resolve(qualname: str):
-    module, _, name = qualname.partition(":")
+    """The code object of ``"module:function"`` or ``"module:Class.method"``, or None."""
+    module, _, path = qualname.partition(":")
     try:
-        return getattr(importlib.import_module(module), name).__code__
+        target = importlib.import_module(module)
+        for part in path.split("."):
+            target = getattr(target, part)
+        return target.__code__
     except (ImportError, AttributeError):
         return None
 
