@@ -48,8 +48,8 @@ LESSONS = {
                              "    net.params = {k: np.array(v, dtype=float) for k, v in params.items()}\n"
                              "    return net.forward(X), hidden_activations(net, X)[0]",
         "two_layer_grads": "def two_layer_grads(X, Y, params):\n"
-                           "    net = MLP([X.shape[1], len(params['b1']), len(params['b2'])], activation='sigmoid',\n"
-                           "              output='sigmoid', reduction='sum')\n"
+                           "    net = MLP([X.shape[1], len(params['b1']), len(params['b2'])],\n"
+                           "              activation='sigmoid', output='sigmoid', reduction='sum')\n"
                            "    net.params = {k: np.array(v, dtype=float) for k, v in params.items()}\n"
                            "    return net.loss(X, Y)",
     }, ["test_two_layer_forward", "test_two_layer_grads"]),

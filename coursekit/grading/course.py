@@ -81,16 +81,21 @@ class Course:
         return sorted(p.stem for p in folder.glob("*.ipynb"))
 
 
-def nbgrader_api(config: Config):
-    """An ``NbGraderAPI`` for ``config``, with nbgrader's helper programs reachable.
+def ensure_scripts_on_path() -> None:
+    """Put this Python's scripts folder (``.venv/bin``) on ``PATH``.
 
-    nbgrader runs its ``alembic`` migrations tool by name, so the folder of this Python's scripts
-    (``.venv/bin``) must be on ``PATH`` even when the venv is not activated.
+    nbgrader runs its ``alembic`` migrations tool by name whenever it opens a new gradebook, so it
+    must be found even when the venv is not activated.
     """
-    from nbgrader.apps import NbGraderAPI
-
     scripts = os.path.dirname(sys.executable)
     path = os.environ.get("PATH", "")
     if scripts not in path.split(os.pathsep):
         os.environ["PATH"] = scripts + os.pathsep + path
+
+
+def nbgrader_api(config: Config):
+    """An ``NbGraderAPI`` for ``config``, with nbgrader's helper programs reachable."""
+    from nbgrader.apps import NbGraderAPI
+
+    ensure_scripts_on_path()
     return NbGraderAPI(config=config)

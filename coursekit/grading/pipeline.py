@@ -18,6 +18,7 @@ What is written to ``out``:
 from __future__ import annotations
 
 import concurrent.futures
+import contextlib
 import csv
 import hashlib
 import json
@@ -32,7 +33,7 @@ from pathlib import Path
 import nbformat
 
 from coursekit.grading import record
-from coursekit.grading.course import Course, CourseError, nbgrader_api
+from coursekit.grading.course import Course, CourseError, ensure_scripts_on_path, nbgrader_api
 from coursekit.grading.intake import Submission, collect
 from coursekit.grading.judge import CaseFailure, QuestionResult, judge_question, load_checks
 from coursekit.grading.runner import nbgrader_meta as runner_meta
@@ -212,6 +213,8 @@ def grade(
 
     results_dir = out / "results"
     results_dir.mkdir(exist_ok=True)
+    for stale in results_dir.glob("*.tmp*"):  # left by a grader that was killed while writing
+        stale.unlink()
     done: dict[str, StudentResult] = {}
     todo: list[_Task] = []
     for submission in collected:
@@ -386,8 +389,8 @@ def _course_fingerprint(course: Course, assignment: str, checks_path: Path) -> s
 
 
 def _fingerprint(submission: Submission, course_key: str, timeout: float, memory: int) -> str:
-    parts = [course_key.encode(), f"{timeout}:{memory}".encode(), json.dumps(submission.failures).encode(),
-             json.dumps(submission.notes).encode()]
+    parts = [course_key.encode(), f"{float(timeout)}:{int(memory)}".encode(),
+             json.dumps(submission.failures).encode(), json.dumps(submission.notes).encode()]
     for name in sorted(submission.notebooks):
         parts += [name.encode(), submission.notebooks[name].read_bytes()]
     return _digest(*parts)
@@ -422,12 +425,38 @@ def _prepare_gradebook(course: Course, assignment: str, out: Path, db_url: str) 
     directory.release_directory = str(out / "release")
     directory.db_url = db_url
     config.NbGraderAPI.log_level = logging.WARNING
-    if _assignment_in_gradebook(db_url, config, assignment, course):
-        return  # another shard, or an earlier run, made it already
-    api = nbgrader_api(config)
-    generated = api.generate_assignment(assignment, force=True, create=True)
-    if not generated["success"]:
-        raise CourseError(f"nbgrader could not generate {assignment}:\n{generated.get('error', '')}")
+    ensure_scripts_on_path()
+    with _gradebook_lock(db_url, out):  # shards starting together must not both create it
+        if _assignment_in_gradebook(db_url, config, assignment, course):
+            return  # another shard, or an earlier run, made it already
+        api = nbgrader_api(config)
+        generated = api.generate_assignment(assignment, force=True, create=True)
+        if not generated["success"]:
+            raise CourseError(f"nbgrader could not generate {assignment}:\n{generated.get('error', '')}")
+
+
+@contextlib.contextmanager
+def _gradebook_lock(db_url: str, out: Path):
+    """Hold a lock that every grader of this gradebook takes: PostgreSQL's advisory lock for a
+    server, a file lock beside the results for SQLite."""
+    if db_url.startswith("postgresql"):
+        import sqlalchemy
+
+        engine = sqlalchemy.create_engine(db_url)
+        key = int(hashlib.sha256(b"coursekit gradebook").hexdigest()[:15], 16)
+        with engine.connect() as connection:
+            connection.execute(sqlalchemy.text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            try:
+                yield
+            finally:
+                connection.execute(sqlalchemy.text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+        engine.dispose()
+    else:
+        import fcntl
+
+        with open(out / ".gradebook.lock", "w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
 
 
 def _assignment_in_gradebook(db_url: str, config, assignment: str, course: Course) -> bool:
@@ -453,6 +482,7 @@ def _write_gradebook(db_url: str, course: Course, assignment: str, questions, re
     from nbgrader.api import Gradebook
 
     course_id = Course.config_of(course.root).CourseDirectory.get("course_id", "coursekit")
+    ensure_scripts_on_path()
     with Gradebook(db_url, course_id) as gb:
         for result in results:
             gb.update_or_create_student(result.student)

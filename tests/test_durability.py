@@ -1,0 +1,92 @@
+"""The grader survives a kill -9 at any moment, and parallel grading equals sequential grading."""
+
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+from notebooks import ROOT
+
+from coursekit.grading.course import Course
+from coursekit.grading.demo import make_demo_class
+from coursekit.grading.pipeline import grade
+
+COURSE = Course.load(ROOT / "autograder")
+ASSIGNMENT = "01-perceptron"
+EXPECTED = {"ada": 8, "ben": 2, "cy": 0, "dee": 6, "eve": 0, "gus": 8}
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    subs = tmp_path_factory.mktemp("class") / "submissions"
+    make_demo_class(ASSIGNMENT, subs, COURSE)
+    # more students, so that a kill lands in the middle of the batch
+    for k in range(4):
+        (subs / f"ada{k}").mkdir()
+        (subs / f"ada{k}" / "perceptron.ipynb").write_bytes((subs / "ada" / "perceptron.ipynb").read_bytes())
+    return subs
+
+
+def expected_scores():
+    return {**EXPECTED, **{f"ada{k}": 8 for k in range(4)}}
+
+
+def judged(run):
+    return {r.student: (r.scores, r.failures, r.flags) for r in run.results}
+
+
+def test_parallel_grading_equals_sequential_grading(demo, tmp_path):
+    sequential = grade(ASSIGNMENT, demo, tmp_path / "one", COURSE, timeout=5, jobs=1, log=lambda _: None)
+    parallel = grade(ASSIGNMENT, demo, tmp_path / "two", COURSE, timeout=5, jobs=2, log=lambda _: None)
+    assert judged(sequential) == judged(parallel)
+    assert {r.student: r.score for r in parallel.results} == expected_scores()
+
+
+def gradebook_scores(out):
+    from nbgrader.api import Gradebook
+
+    with Gradebook(f"sqlite:///{out / 'gradebook.db'}", "coursekit") as gb:
+        submissions = gb.assignment_submissions(ASSIGNMENT)
+        return sorted((s.student.id, s.score) for s in submissions)
+
+
+def test_a_grader_killed_at_any_moment_resumes_without_losing_or_duplicating(demo, tmp_path):
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "coursekit.cli", "--course", str(ROOT / "autograder"), "grade",
+               ASSIGNMENT, str(demo), "--out", str(out), "--timeout", "5", "--jobs", "2"]
+    grader = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                              start_new_session=True)
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and len(list((out / "results").glob("*.json"))) < 3:
+        time.sleep(0.05)
+    os.killpg(grader.pid, signal.SIGKILL)  # the grader, its workers and their kernels
+    grader.wait()
+    finished = {p.stem for p in (out / "results").glob("*.json")}
+    assert 3 <= len(finished) < len(expected_scores()), "the kill should land mid-batch"
+
+    run = grade(ASSIGNMENT, demo, out, COURSE, timeout=5, log=lambda _: None)
+    assert set(run.reused) >= finished - {"cy"}
+    assert {r.student: r.score for r in run.results} == expected_scores()
+    assert gradebook_scores(out) == sorted(expected_scores().items())
+    assert not list((out / "results").glob("*.tmp*"))
+
+    # grading a graded class again changes nothing and grades nobody again
+    csv_before = (out / "grades.csv").read_text()
+    again = grade(ASSIGNMENT, demo, out, COURSE, timeout=5, log=lambda _: None)
+    assert sorted(again.reused) == sorted(expected_scores())
+    assert (out / "grades.csv").read_text() == csv_before
+    assert gradebook_scores(out) == sorted(expected_scores().items())
+    with open(out / "grades.csv", newline="") as f:
+        assert len(list(csv.DictReader(f))) == len(expected_scores())
+
+
+def test_a_half_written_result_is_graded_again(demo, tmp_path):
+    out = tmp_path / "out"
+    grade(ASSIGNMENT, demo, out, COURSE, timeout=5, students=["ben"], log=lambda _: None)
+    path = out / "results" / "ben.json"
+    path.write_text(path.read_text()[:50])  # as if the disk had filled up mid-write
+    run = grade(ASSIGNMENT, demo, out, COURSE, timeout=5, students=["ben"], log=lambda _: None)
+    assert run.reused == [] and run.by_student()["ben"].score == 2
