@@ -7,7 +7,14 @@ import numpy as np
 import PIL.Image
 import pytest
 
-from coursekit.widgets import ChainRuleExplorer, PerceptronExplorer, XORExplorer
+from coursekit.widgets import (
+    ChainRuleExplorer,
+    DepthExplorer,
+    PerceptronExplorer,
+    PlaygroundExplorer,
+    TwoLayerExplorer,
+    XORExplorer,
+)
 
 
 def line_points(explorer):
@@ -111,6 +118,12 @@ EXPLORERS = {
     "xor": (XORExplorer, lambda e: (e.sliders["W1[1,1]"].__setattr__("value", 4.0),  # new limits
                                     e.sliders["W2[0,0]"].__setattr__("value", -1.2))),
     "chain-rule": (ChainRuleExplorer, lambda e: e.set_values(1.3, -2.2, 0.7, 3e-4)),
+    "two-layer": (TwoLayerExplorer, lambda e: (e.sliders["hidden"].__setattr__("value", 6),
+                                               e.step(120))),  # 120 steps: new loss-axis limits
+    "playground": (PlaygroundExplorer, lambda e: (e.set_network(hidden=(3, 5)),
+                                                  e.set_sliders({"noise": 0.2}), e.step(30))),
+    "depth": (DepthExplorer, lambda e: (e.set_options(activation="relu", init="he"),
+                                        e.set_sliders({"depth": 9, "scale": 2.0}))),
 }
 
 
@@ -137,7 +150,8 @@ def test_redrawn_picture_matches_a_full_render(name):
 
 @pytest.mark.parametrize(
     ("cls", "kwargs"),
-    [(PerceptronExplorer, {"b": 9.0}), (XORExplorer, {"W2": [[-6.0, 2.0]]}), (ChainRuleExplorer, {"a": 8.0})],
+    [(PerceptronExplorer, {"b": 9.0}), (XORExplorer, {"W2": [[-6.0, 2.0]]}), (ChainRuleExplorer, {"a": 8.0}),
+     (TwoLayerExplorer, {"lr": 50.0}), (PlaygroundExplorer, {"noise": 3.0}), (DepthExplorer, {"scale": 100.0})],
 )
 def test_starting_values_beyond_the_sliders_are_clipped_and_flagged(cls, kwargs):
     explorer = cls(**kwargs)
