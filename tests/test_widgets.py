@@ -151,7 +151,8 @@ def test_redrawn_picture_matches_a_full_render(name):
 @pytest.mark.parametrize(
     ("cls", "kwargs"),
     [(PerceptronExplorer, {"b": 9.0}), (XORExplorer, {"W2": [[-6.0, 2.0]]}), (ChainRuleExplorer, {"a": 8.0}),
-     (TwoLayerExplorer, {"lr": 50.0}), (PlaygroundExplorer, {"noise": 3.0}), (DepthExplorer, {"scale": 100.0})],
+     (TwoLayerExplorer, {"lr": 50.0}), (PlaygroundExplorer, {"noise": 3.0}),
+     (DepthExplorer, {"scale": 100.0})],
 )
 def test_starting_values_beyond_the_sliders_are_clipped_and_flagged(cls, kwargs):
     explorer = cls(**kwargs)
