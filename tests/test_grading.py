@@ -212,3 +212,15 @@ def test_lessons_regenerates_only_the_assignments_named(tmp_path):
     assert [p.relative_to(tmp_path).as_posix() for p in written] == ["02-xor/xor.ipynb"]
     with pytest.raises(CourseError, match="unknown assignment 'nope'"):
         generate(COURSE, release=tmp_path, assignments=["nope"])
+
+
+def test_without_bubblewrap_grading_warns_once_and_still_grades(demo, tmp_path, monkeypatch):
+    from coursekit.grading import sandbox
+
+    _, root, _ = demo
+    monkeypatch.setattr(sandbox, "bwrap", lambda: None)
+    with pytest.warns(sandbox.SandboxWarning, match="without isolation") as caught:
+        run = grade(ASSIGNMENT, root / "submissions", tmp_path / "out", COURSE, timeout=5, jobs=1,
+                    students=["ada"], log=lambda _: None)
+    assert len([w for w in caught if w.category is sandbox.SandboxWarning]) == 1
+    assert run.by_student()["ada"].scores == EXPECTED["ada"]

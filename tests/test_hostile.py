@@ -143,3 +143,20 @@ def test_crashes_and_limits_are_reported(graded):
     assert any("MemoryError" in n for n in by["memory_bomb"].notes), by["memory_bomb"].notes
     assert any("kernel died" in n for n in by["killer"].notes), by["killer"].notes
     assert "not JSON" in by["corrupt"].problems[0]
+
+
+def test_feedback_explains_without_revealing_the_hidden_tests(graded):
+    assignment, run, _, _, _ = graded
+    by = run.by_student()
+    solution = (COURSE.source / assignment / f"{LESSONS[assignment][0]}.ipynb").read_text()
+    hidden_code = solution[solution.index("BEGIN HIDDEN TESTS"):].split("END HIDDEN TESTS")[0]
+    for student in ("wrong_shape", "delegator", "blank", "honest"):
+        page = by[student].feedback[0].read_text()
+        assert "BEGIN HIDDEN" not in page and "_rng" not in page and "default_rng" not in page
+        assert hidden_code.splitlines()[2] not in page
+    wrong = by["wrong_shape"].feedback[0].read_text()
+    if any(by["wrong_shape"].failures.values()):
+        assert "expected shape" in wrong and "got shape" in wrong
+    _, delegated = expected_scores(assignment)
+    if delegated:
+        assert "delegates to the library" in by["delegator"].feedback[0].read_text()

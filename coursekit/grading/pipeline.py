@@ -27,12 +27,13 @@ import multiprocessing
 import os
 import shutil
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from coursekit.grading import record
+from coursekit.grading import record, sandbox
 from coursekit.grading.course import Course, CourseError, ensure_scripts_on_path, nbgrader_api
 from coursekit.grading.intake import Submission, collect
 from coursekit.grading.judge import CaseFailure, QuestionResult, judge_question, load_checks
@@ -209,6 +210,11 @@ def grade(
     questions = _questions(course, assignment, notebook_names)
     course_key = _course_fingerprint(course, assignment, checks_path)
     hidden = [str(p) for p in _hidden_paths(course, out, Path(submissions))]
+    if isolate and sandbox.bwrap() is None:
+        warnings.warn("bubblewrap (bwrap) is not available: student code runs without isolation from "
+                      "solutions/ and the gradebook. Install Debian's bubblewrap package.",
+                      sandbox.SandboxWarning, stacklevel=2)
+        isolate = False
     reference = _reference(course, assignment, out, course_key, timeout)
 
     results_dir = out / "results"

@@ -1,0 +1,133 @@
+"""The judgement's parts: plain-data records, comparison messages, delegation, the sandbox warning."""
+
+import json
+import warnings
+
+import numpy as np
+import pytest
+
+from coursekit.grading import record, sandbox
+from coursekit.grading.judge import Check, Trial, compare, judge_question, static_delegation
+
+
+def roundtrip(value, tmp_path):
+    record.save(tmp_path / "v", value)
+    return record.load(tmp_path / "v")
+
+
+def test_records_keep_arrays_numbers_and_structure(tmp_path):
+    value = {"W1": np.arange(6.0).reshape(2, 3), "n": 3, "ok": True, "x": 0.5, "nan": float("nan"),
+             "t": (np.int64(2), [1.5, None, "s"]), "f32": np.float32(1.25)}
+    got = roundtrip(value, tmp_path)
+    np.testing.assert_array_equal(got["W1"], value["W1"])
+    assert got["n"] == 3 and got["ok"] is True and got["x"] == 0.5 and np.isnan(got["nan"])
+    assert got["t"][0] == 2 and isinstance(got["t"], tuple) and got["t"][1] == [1.5, None, "s"]
+    assert got["f32"].dtype == np.float32
+
+
+def test_objects_that_are_not_plain_data_are_recorded_by_type_only(tmp_path):
+    class AlwaysEqual:
+        def __eq__(self, other):
+            return True
+
+    class Sneaky(float):
+        pass
+
+    got = roundtrip([AlwaysEqual(), Sneaky(1.0), np.array([object()]), {1: 2}], tmp_path)
+    assert [type(v).__name__ for v in got] == ["Opaque"] * 4
+    assert compare(got[0], 1.0, "output", 1e-6, 1e-9) == (
+        "output: returned a AlwaysEqual, which is not plain numbers or arrays")
+
+
+def test_records_load_without_unpickling(tmp_path):
+    record.save(tmp_path / "v", {"a": np.ones(2)})
+    # a pickled object array in the npz is refused, not executed
+    np.savez(tmp_path / "v.npz", a0=np.array([{"x": 1}], dtype=object))
+    with pytest.raises(ValueError, match="allow_pickle"):
+        record.load(tmp_path / "v")
+
+
+def test_an_array_subclass_is_recorded_as_a_plain_array(tmp_path):
+    class Loud(np.ndarray):
+        def __eq__(self, other):
+            return True
+
+    got = roundtrip(np.arange(3.0).view(Loud), tmp_path)
+    assert type(got) is np.ndarray
+
+
+@pytest.mark.parametrize(
+    ("got", "expected", "message"),
+    [
+        (np.array([1, 0]), np.array([1, 0, 1]), "expected shape (3,), got shape (2,)"),
+        (np.array([1.0, 0.0]), np.array([1, 0]), "expected an integer array"),
+        (np.array([[1.0], [2.0]]), np.array([1.0, 2.0]), "expected shape (2,), got shape (2, 1)"),
+        (np.array([1.0, 2.5, 3.0]), np.array([1.0, 2.0, 3.0]), "first differs at index (1,): expected 2"),
+        ({"W1": np.ones(2), "b1": np.zeros(1)}, {"W1": np.ones(2), "b1": np.ones(1)}, "output['b1']"),
+        ((np.ones(2),), (np.ones(2), 1.0), "expected 2 values"),
+        (3.0, np.array([3.0]), "expected an array of shape (1,)"),
+        (np.array([True, False]), np.array([1.0, 0.0]), "expected numbers, got booleans"),
+        ("3", 3.0, "expected 3.0, got '3'"),
+    ],
+)
+def test_comparison_says_what_differs(got, expected, message):
+    problem = compare(got, expected, "output", 1e-6, 1e-9)
+    assert problem is not None and message in problem, problem
+
+
+def test_comparison_accepts_equal_values_within_tolerance():
+    assert compare({"a": (np.array([1.0, 2.0]), 3)}, {"a": (np.array([1.0, 2.0 + 1e-9]), 3)}, "o",
+                   1e-6, 1e-9) is None
+    assert compare(np.float64(2.0), 2.0, "o", 1e-6, 1e-9) is None
+    assert compare(np.array([np.nan]), np.array([np.nan]), "o", 1e-6, 1e-9) is None
+
+
+@pytest.mark.parametrize(
+    ("source", "found"),
+    [
+        ("def predict(X, w, b):\n    return perceptron.predict(X, w, b)", True),
+        ("import coursekit\ndef predict(X, w, b):\n    return coursekit.perceptron.predict(X, w, b)", True),
+        ("from coursekit.perceptron import predict as p\ndef predict(X, w, b):\n    return p(X, w, b)", True),
+        ("def predict(X, w, b):\n    return (X @ w + b >= 0).astype(int)", False),
+        ("def predict(X, w, b):\n    model.predict(X)", False),
+        ("this is not python", False),
+    ],
+)
+def test_static_delegation_finds_the_library_call(source, found):
+    assert bool(static_delegation(source, ("coursekit.perceptron:predict",))) is found
+
+
+def test_a_delegating_answer_scores_nothing_even_when_right():
+    check = Check("test_f", lambda rng: [Trial("t", "f", (1.0,))], seed=0,
+                  delegates=("coursekit.perceptron:predict",))
+    right = [{"out": 2.0, "args_after": [[1.0], {}], "error": None, "delegated": []}]
+    ref = [{"out": 2.0, "error": None}]
+    trials = check.draw()
+    assert judge_question(check, 3, trials, right, ref, "def f(x):\n    return 2 * x").score == 3
+    flagged = [{**right[0], "delegated": ["coursekit.perceptron:predict"]}]
+    result = judge_question(check, 3, trials, flagged, ref, "def f(x):\n    return 2 * x")
+    assert result.score == 0 and "delegates to the library (coursekit.perceptron.predict)" in result.flags[0]
+
+
+def test_changing_an_input_in_place_fails_the_trial():
+    check = Check("test_f", lambda rng: [Trial("t", "f", (np.ones(2),))], seed=0)
+    trials = check.draw()
+    mutated = [{"out": np.ones(2), "args_after": [[np.zeros(2)], {}], "error": None, "delegated": []}]
+    result = judge_question(check, 2, trials, mutated, [{"out": np.ones(2), "error": None}], "")
+    assert result.score == 0 and "in place" in result.failures[0].message
+
+
+def test_without_bubblewrap_grading_warns_and_goes_on(monkeypatch, tmp_path):
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    with pytest.warns(sandbox.SandboxWarning, match="without isolation"):
+        argv = sandbox.kernel_argv(tmp_path, [tmp_path / "hidden"], 2**30)
+    assert argv[0] != "bwrap" and "ipykernel_launcher" in argv[2]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        sandbox.kernel_argv(tmp_path, [], 2**30, isolate=False)  # asked for no isolation: no warning
+
+
+def test_records_are_json_and_npz_only(tmp_path):
+    record.save(tmp_path / "v", [np.ones(2), 1])
+    assert json.loads((tmp_path / "v").read_text())["kind"] == "list"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["v", "v.npz"]
