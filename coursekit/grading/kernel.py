@@ -9,6 +9,7 @@ student keeps the credit for everything the crash did not break.
 from __future__ import annotations
 
 import queue
+import subprocess
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -57,7 +58,9 @@ class SandboxKernel:
         self.km = KernelManager(connection_file=str(self.workdir / ".kernel-connection.json"))
         self.km._kernel_spec = KernelSpec(argv=argv, display_name="coursekit sandbox", language="python",
                                           interrupt_mode="message")  # reaches it inside bwrap
-        self.km.start_kernel(env=kernel_env(), cwd=str(self.workdir))
+        # the kernel's own stderr holds only ipykernel's start-up chatter; cell output comes as messages
+        self.km.start_kernel(env=kernel_env(), cwd=str(self.workdir), stdout=subprocess.DEVNULL,
+                             stderr=subprocess.DEVNULL)
         self.kc = self.km.client()
         self.kc.start_channels()
         try:
