@@ -7,13 +7,14 @@ LESSON ?= 01-perceptron/perceptron.ipynb
 # JupyterLab refuses to start as root unless told that it is on purpose.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: help lab test lint lessons lessons-check grade-demo clean
+.PHONY: help lab test lint lessons lessons-check grade-demo bench clean
 
 help:
 	@echo "make lab         set up .venv (first time) and open lesson 1 in JupyterLab (LESSON=... for another)"
 	@echo "make test        set up .venv with the dev extra and run every test, ruff included"
 	@echo "make lessons     regenerate lessons/ from solutions/"
 	@echo "make grade-demo  grade the demo class of lesson 1 and print the grades"
+	@echo "make bench       run the benchmarks; tables go to bench/results/"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -48,6 +49,11 @@ grade-demo: $(VENV)/.installed
 	rm -rf $(DEMO)
 	$(BIN)/coursekit demo-class 01-perceptron $(DEMO)/submissions
 	$(BIN)/coursekit grade 01-perceptron $(DEMO)/submissions --out $(DEMO)/graded --timeout 10
+
+# Benchmarks print markdown tables and save them (and plots) in bench/results/.
+BENCHES := training gradcheck explorers lessons grading
+bench: $(VENV)/.installed-dev
+	@for b in $(BENCHES); do echo "== bench/bench_$$b.py"; $(BIN)/python bench/bench_$$b.py || exit 1; done
 
 clean:
 	rm -rf $(DEMO) autograder/gradebook.db artifacts .pytest_cache
