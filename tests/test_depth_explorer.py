@@ -1,11 +1,10 @@
 """The depth explorer, headless: per-layer activations and gradient norms of a deep network."""
 
 import base64
-import io
 
 import numpy as np
-import PIL.Image
 import pytest
+from explorer_checks import assert_blit_matches_full_render
 
 from coursekit.widgets import DepthExplorer
 from coursekit.widgets.depth import FULL_SHARE, HIST_WIDTH, N_BINS
@@ -331,13 +330,6 @@ def test_the_sliders_redraw_only_the_changing_artists(monkeypatch, activation, i
     assert full_draws == [1]  # a new output range: the static parts are drawn again
 
 
-def full_render(explorer) -> np.ndarray:
-    for artist in explorer.animated_artists():
-        artist.set_animated(False)
-    explorer.fig.canvas.draw()
-    return np.asarray(explorer.fig.canvas.buffer_rgba())
-
-
 @pytest.mark.parametrize("change", [
     lambda e: e.sliders["depth"].__setattr__("value", 9),  # the cached background is reused
     lambda e: e.set_sliders({"depth": 4, "scale": 3.0}),
@@ -347,11 +339,7 @@ def full_render(explorer) -> np.ndarray:
 def test_the_blitted_picture_equals_a_full_render(change):
     explorer = DepthExplorer()
     change(explorer)
-    fast = np.asarray(PIL.Image.open(io.BytesIO(explorer.png())).convert("RGBA"))
-    full = full_render(explorer)
-    assert fast.shape == full.shape
-    differing = int(np.any(fast != full, axis=-1).sum())
-    assert differing < 0.001 * fast.shape[0] * fast.shape[1], differing
+    assert_blit_matches_full_render(explorer)
 
 
 def test_headless_display_falls_back_to_a_static_png():

@@ -7,6 +7,7 @@ import ipywidgets as widgets
 import numpy as np
 import PIL.Image
 import pytest
+from explorer_checks import assert_blit_matches_full_render
 from matplotlib.colors import to_rgba
 
 from coursekit import MLP
@@ -48,13 +49,6 @@ def crop(image, box):
 
 def colours(cmap, values):
     return (np.asarray(cmap(values)) * 255).round().astype(int)[..., :3]
-
-
-def full_render(explorer) -> np.ndarray:
-    for artist in explorer.animated_artists():
-        artist.set_animated(False)
-    explorer.fig.canvas.draw()
-    return np.asarray(explorer.fig.canvas.buffer_rgba())
 
 
 # -- training ------------------------------------------------------------------------------------
@@ -440,8 +434,4 @@ def test_headless_display_falls_back_to_a_static_png():
 def test_the_blitted_picture_matches_a_full_render(change):
     explorer = PlaygroundExplorer()
     change(explorer)
-    fast = np.asarray(PIL.Image.open(io.BytesIO(explorer.png())).convert("RGBA"))
-    full = full_render(explorer)
-    assert fast.shape == full.shape
-    differing = int(np.any(fast != full, axis=-1).sum())
-    assert differing < 0.001 * fast.shape[0] * fast.shape[1], differing
+    assert_blit_matches_full_render(explorer)

@@ -11,6 +11,7 @@ import ipywidgets as widgets
 import numpy as np
 import PIL.Image
 import pytest
+from explorer_checks import assert_blit_matches_full_render
 
 from coursekit import MLP
 from coursekit.datasets import plane_dataset
@@ -53,13 +54,6 @@ def copy_params(explorer):
 
 def decoded_png(explorer) -> np.ndarray:
     return np.asarray(PIL.Image.open(io.BytesIO(explorer.png())).convert("RGBA"))
-
-
-def full_render(explorer) -> np.ndarray:
-    for artist in explorer.animated_artists():
-        artist.set_animated(False)
-    explorer.fig.canvas.draw()
-    return np.asarray(explorer.fig.canvas.buffer_rgba())
 
 
 # -- training ------------------------------------------------------------------------------------
@@ -360,8 +354,4 @@ def test_moving_the_hidden_units_slider_reuses_the_background(monkeypatch):
 def test_the_blitted_picture_matches_a_full_render(change):
     explorer = TwoLayerExplorer(hidden=4)
     change(explorer)
-    fast = decoded_png(explorer)
-    full = full_render(explorer)
-    assert fast.shape == full.shape
-    differing = int(np.any(fast != full, axis=-1).sum())
-    assert differing < 0.001 * fast.shape[0] * fast.shape[1], differing
+    assert_blit_matches_full_render(explorer)

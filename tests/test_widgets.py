@@ -1,11 +1,10 @@
 """The explorers, headless: controls move the plotted artists in place."""
 
 import base64
-import io
 
 import numpy as np
-import PIL.Image
 import pytest
+from explorer_checks import assert_blit_matches_full_render
 
 from coursekit.widgets import (
     ChainRuleExplorer,
@@ -127,13 +126,6 @@ EXPLORERS = {
 }
 
 
-def full_render(explorer) -> np.ndarray:
-    for artist in explorer.animated_artists():
-        artist.set_animated(False)
-    explorer.fig.canvas.draw()
-    return np.asarray(explorer.fig.canvas.buffer_rgba())
-
-
 @pytest.mark.parametrize("name", EXPLORERS)
 def test_redrawn_picture_matches_a_full_render(name):
     # A redraw paints only the changing artists over a cached background; the result must be the
@@ -141,11 +133,7 @@ def test_redrawn_picture_matches_a_full_render(name):
     cls, change = EXPLORERS[name]
     explorer = cls()
     change(explorer)
-    fast = np.asarray(PIL.Image.open(io.BytesIO(explorer.png())).convert("RGBA"))
-    full = full_render(explorer)
-    assert fast.shape == full.shape
-    differing = int(np.any(fast != full, axis=-1).sum())
-    assert differing < 0.001 * fast.shape[0] * fast.shape[1], differing
+    assert_blit_matches_full_render(explorer)
 
 
 @pytest.mark.parametrize(
