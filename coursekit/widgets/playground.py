@@ -555,14 +555,17 @@ class PlaygroundExplorer(Explorer):
         data = widgets.VBox([heading("<b>Data</b>"), self.dataset_menu, s["noise"], s["test_fraction"],
                              s["batch_size"], heading("<b>Input features</b>"),
                              widgets.GridBox(list(self.feature_boxes.values()),
-                                             layout=widgets.Layout(grid_template_columns="repeat(3, 96px)"))])
+                                             layout=widgets.Layout(grid_template_columns="repeat(3, 96px)"))],
+                            # a fixed column: the picture beside it shrinks instead of covering it
+                            layout=widgets.Layout(flex="0 0 auto", min_width="300px"))
         bar = widgets.HBox([self.play, self.step_button, self.reset_button, self.readout],
                            layout=widgets.Layout(align_items="center"))
         training = widgets.VBox([heading("<b>Training</b>"), self.activation_menu, s["lr"], s["l2"],
                                  s["steps_per_frame"]])
         network = widgets.VBox([heading("<b>Hidden layers</b>"), s["layers"],
                                 *(s[f"units{k}"] for k in range(1, MAX_HIDDEN_LAYERS + 1))])
-        return widgets.VBox([bar, widgets.HBox([data, self.image]), widgets.HBox([training, network])])
+        picture = widgets.Box([self.image], layout=widgets.Layout(flex="1 1 auto", min_width="0"))
+        return widgets.VBox([bar, widgets.HBox([data, picture]), widgets.HBox([training, network])])
 
 
 def _cell_centres(resolution: int) -> np.ndarray:
