@@ -53,10 +53,30 @@ LESSONS = {
                            "    net.params = {k: np.array(v, dtype=float) for k, v in params.items()}\n"
                            "    return net.loss(X, Y)",
     }, ["test_two_layer_forward", "test_two_layer_grads"]),
+    "05-deep-backprop": ("deep-backprop", ["deep_forward"], {
+        "softmax_loss": "def softmax_loss(logits, y):\n"
+                        "    return losses.softmax_cross_entropy(logits, y, 'mean')",
+        "l2_term": "def l2_term(params, lam):\n"
+                   "    names = [n for n in params if n.startswith('W')]\n"
+                   "    penalty, dWs = losses.l2_penalty([params[n] for n in names], lam)\n"
+                   "    grads = {n: np.zeros_like(p) for n, p in params.items()}\n"
+                   "    grads.update(zip(names, dWs))\n"
+                   "    return penalty, grads",
+        "train_network": "def train_network(X, y, sizes, *, epochs, lr, batch_size, lam=0.0,\n"
+                         "                  activation='relu', seed=0):\n"
+                         "    net = MLP(sizes, activation=activation, loss='softmax_cross_entropy',\n"
+                         "              l2=lam, seed=seed)\n"
+                         "    train(net, X, y, epochs=epochs, lr=lr, batch_size=batch_size, seed=seed,\n"
+                         "          progress=False)\n"
+                         "    return net.params",
+    }, ["test_softmax_loss", "test_l2_term", "test_train_network"]),
 }
 
 # Questions whose every output is a plain number: an extra array axis cannot break them.
 SCALAR_ONLY = {"test_d_univariate"}
+# Questions whose reference answer calls the first question's functions, so that breaking those
+# breaks these too.
+USES_FIRST = {"test_train_network"}
 
 
 def points(assignment):
@@ -71,7 +91,7 @@ def expected_scores(assignment):
     _, _, _, delegated = LESSONS[assignment]
     full = dict(pts)
     none = dict.fromkeys(pts, 0)
-    without_first = {**full, first: 0}
+    without_first = {g: (0 if g == first or g in USES_FIRST else p) for g, p in pts.items()}
     return {
         "honest": full, "blank": none, "patcher": none, "patcher_solved": full, "always_equal": none,
         "wrong_shape": {g: (p if g in SCALAR_ONLY else 0) for g, p in pts.items()},
