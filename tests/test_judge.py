@@ -131,3 +131,11 @@ def test_records_are_json_and_npz_only(tmp_path):
     record.save(tmp_path / "v", [np.ones(2), 1])
     assert json.loads((tmp_path / "v").read_text())["kind"] == "list"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["v", "v.npz"]
+
+
+def test_a_kernel_inherits_no_secrets_from_the_grader(monkeypatch, tmp_path):
+    monkeypatch.setenv("PGPASSWORD", "hunter2")
+    monkeypatch.setenv("GITHUB_TOKEN", "abc")
+    env = sandbox.kernel_env(tmp_path)
+    assert "PGPASSWORD" not in env and "GITHUB_TOKEN" not in env
+    assert env["HOME"] == str(tmp_path) and env["OPENBLAS_NUM_THREADS"] == "1" and "PATH" in env

@@ -59,7 +59,7 @@ class SandboxKernel:
         self.km._kernel_spec = KernelSpec(argv=argv, display_name="coursekit sandbox", language="python",
                                           interrupt_mode="message")  # reaches it inside bwrap
         # the kernel's own stderr holds only ipykernel's start-up chatter; cell output comes as messages
-        self.km.start_kernel(env=kernel_env(), cwd=str(self.workdir), stdout=subprocess.DEVNULL,
+        self.km.start_kernel(env=kernel_env(self.workdir), cwd=str(self.workdir), stdout=subprocess.DEVNULL,
                              stderr=subprocess.DEVNULL)
         self.kc = self.km.client()
         self.kc.start_channels()

@@ -106,6 +106,15 @@ def kernel_argv(workdir: Path, hidden: Iterable[Path], memory: int, isolate: boo
     return [*args, "--", *kernel]
 
 
-def kernel_env() -> dict[str, str]:
-    """The environment of a kernel started without bubblewrap."""
-    return {**os.environ, **KERNEL_ENV}
+#: The only variables a kernel inherits: nothing else of the grader's environment (a database
+#: password, tokens) reaches student code.
+INHERITED = ("PATH", "LANG", "LC_ALL", "LC_CTYPE", "TZ", "VIRTUAL_ENV", "PYTHONPATH", "SYSTEMROOT")
+
+
+def kernel_env(workdir: Path | None = None) -> dict[str, str]:
+    """The environment of a student's kernel: a few inherited variables, the BLAS and plotting
+    settings, and ``HOME`` set to the work folder."""
+    env = {name: os.environ[name] for name in INHERITED if name in os.environ}
+    if workdir is not None:
+        env["HOME"] = str(workdir)
+    return {**env, **KERNEL_ENV}
