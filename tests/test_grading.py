@@ -224,3 +224,33 @@ def test_without_bubblewrap_grading_warns_once_and_still_grades(demo, tmp_path, 
                     students=["ada"], log=lambda _: None)
     assert len([w for w in caught if w.category is sandbox.SandboxWarning]) == 1
     assert run.by_student()["ada"].scores == EXPECTED["ada"]
+
+
+def test_grade_all_takes_a_folder_and_an_lms_zip_and_writes_a_report(demo, tmp_path):
+    import zipfile
+
+    _, root, _ = demo
+    everything = tmp_path / "handed-in"
+    (everything / ASSIGNMENT / "ada").mkdir(parents=True)
+    good = (root / "submissions" / "ada" / "perceptron.ipynb").read_bytes()
+    (everything / ASSIGNMENT / "ada" / "perceptron.ipynb").write_bytes(good)
+    released = (COURSE.release / "02-xor" / "xor.ipynb").read_bytes()
+    with zipfile.ZipFile(everything / "02-xor.zip", "w") as z:  # Canvas's naming: name_userid_subid_file
+        z.writestr(zipfile.ZipInfo("lovelaceada_1001_2001_xor.ipynb", (2026, 11, 20, 23, 0, 0)), released)
+        z.writestr(zipfile.ZipInfo("babbagecharles_late_1002_2002_xor.ipynb", (2026, 11, 22, 1, 30, 0)),
+                   released)
+    done = subprocess.run(
+        [sys.executable, "-m", "coursekit.cli", "--course", str(ROOT / "autograder"), "grade", "all",
+         str(everything), "--out", str(tmp_path / "graded"), "--timeout", "10", "--due", "2026-11-21T23:59"],
+        capture_output=True, text=True, timeout=600,
+    )
+    assert done.returncode == 0, done.stderr
+    with open(tmp_path / "graded" / ASSIGNMENT / "grades.csv", newline="") as f:
+        assert [(r["student_id"], r["score"]) for r in csv.DictReader(f)] == [("ada", "8")]
+    with open(tmp_path / "graded" / "02-xor" / "grades.csv", newline="") as f:
+        rows = {r["student_id"]: r for r in csv.DictReader(f)}
+    assert sorted(rows) == ["babbagecharles", "lovelaceada"]
+    assert "late by 1 h 31 min" in rows["babbagecharles"]["notes"]
+    assert "late" not in rows["lovelaceada"]["notes"]
+    report = (tmp_path / "graded" / "02-xor" / "report.html").read_text()
+    assert "babbagecharles" in report and "data:image/png;base64," in report
