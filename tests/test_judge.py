@@ -139,3 +139,16 @@ def test_a_kernel_inherits_no_secrets_from_the_grader(monkeypatch, tmp_path):
     env = sandbox.kernel_env(tmp_path)
     assert "PGPASSWORD" not in env and "GITHUB_TOKEN" not in env
     assert env["HOME"] == str(tmp_path) and env["OPENBLAS_NUM_THREADS"] == "1" and "PATH" in env
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import coursekit.layers as L\ndef f(d, x):\n    return L.sigmoid_backward(d, x)",
+        "from coursekit import layers as lay\ndef f(d, x):\n    return lay.sigmoid_backward(d, x)",
+        "from coursekit import layers\ndef f(d, x):\n    return layers.sigmoid_backward(d, x)",
+    ],
+)
+def test_static_delegation_follows_module_aliases(source):
+    assert static_delegation(source, ("coursekit.layers:sigmoid_backward",)) == [
+        "coursekit.layers:sigmoid_backward"]

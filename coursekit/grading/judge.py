@@ -175,17 +175,29 @@ def static_delegation(source: str, delegates: tuple[str, ...]) -> list[str]:
     for qualname in delegates:
         module, _, path = qualname.partition(":")
         name = path.split(".")[0]  # for "MLP.forward": any use of the class counts
-        last = module.rsplit(".", 1)[-1]
-        package = module.split(".")[0]
+        parent, _, last = module.rpartition(".")
+        bases = {module, last, parent, *_aliases(tree, module, parent, last)} - {""}
         for node in ast.walk(tree):
             if isinstance(node, ast.Attribute) and node.attr == name:
                 base = ast.unparse(node.value)
-                if base in (module, last, package) or base.endswith("." + last):
+                if base in bases or base.endswith("." + last):
                     found.add(qualname)
-            elif isinstance(node, ast.ImportFrom) and node.module in (module, package):
+            elif isinstance(node, ast.ImportFrom) and node.module in (module, parent):
                 if any(alias.name in (name, "*") for alias in node.names):
                     found.add(qualname)
     return sorted(found)
+
+
+def _aliases(tree, module: str, parent: str, last: str) -> set[str]:
+    """Names the code binds to ``module``: ``import coursekit.layers as L``,
+    ``from coursekit import layers as L``."""
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(a.asname for a in node.names if a.name == module and a.asname)
+        elif isinstance(node, ast.ImportFrom) and node.module == parent:
+            names.update(a.asname or a.name for a in node.names if a.name == last)
+    return names
 
 
 # -- scoring ---------------------------------------------------------------------------------------
