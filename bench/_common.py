@@ -49,3 +49,30 @@ def save(name: str, text: str) -> Path:
     path.write_text(text + "\n")
     print(text)
     return path
+
+
+def bar_plot(name: str, labels: list[str], series: dict[str, list[float]], ylabel: str,
+             log: bool = False, target: float | None = None) -> Path:
+    """Save a grouped bar chart as bench/results/<name>.png (Agg, no pyplot)."""
+    import numpy as np
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=(max(5.0, 1.2 * len(labels) + 2), 3.6), layout="constrained")
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    width = 0.8 / max(1, len(series))
+    x = np.arange(len(labels))
+    for k, (label, values) in enumerate(series.items()):
+        ax.bar(x + (k - (len(series) - 1) / 2) * width, values, width, label=label)
+    if target is not None:
+        ax.axhline(target, color="k", linestyle="--", linewidth=1, label=f"target {target:g}")
+    ax.set_xticks(x, labels, rotation=20, ha="right")
+    ax.set_ylabel(ylabel)
+    if log:
+        ax.set_yscale("log")
+    ax.legend(fontsize="small")
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.png"
+    fig.savefig(path, dpi=100)
+    return path

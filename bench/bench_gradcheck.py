@@ -38,7 +38,7 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 import planted_bugs  # noqa: E402
-from _common import median, save, table  # noqa: E402
+from _common import bar_plot, median, save, table  # noqa: E402
 
 from coursekit import MLP  # noqa: E402
 from coursekit.gradcheck import gradcheck, numerical_gradient  # noqa: E402
@@ -147,6 +147,7 @@ def time_evals(f: Callable[[], float], budget: float = 0.05) -> float:
 
 def cost_table(args) -> tuple[str, float]:
     rows, big_seconds = [], float("nan")
+    plotted: dict[str, list[float]] = {"gradcheck": [], "full central differences": []}
     for sizes in SIZES:
         net, X, y = mlp_problem(sizes, 0, args.batch)
         N = net.n_params()
@@ -179,6 +180,8 @@ def cost_table(args) -> tuple[str, float]:
         else:
             full_evals, full_s, how = 2 * N + 1, predicted_full, "extrapolated"
         gc_s = median(gc_t)
+        plotted["gradcheck"].append(gc_s)
+        plotted["full central differences"].append(full_s)
         if sizes == BIG:
             big_seconds = gc_s
         rows.append([
@@ -189,6 +192,7 @@ def cost_table(args) -> tuple[str, float]:
     header = ["network", "params", "gradcheck evals", "gradcheck s (median)", "full evals", "full s",
               "full s from per-eval time", "ms per eval", "speed-up", "verdict gc / full"]
     target = "met" if big_seconds <= 1.0 else "MISSED"
+    bar_plot("gradcheck", [f"{n_params(s):,}" for s in SIZES], plotted, "seconds (log)", log=True, target=1.0)
     text = (
         f"### 1. Cost by size (ReLU, softmax cross-entropy, batch {args.batch}, f = net.loss(X, y)[0], "
         f"BLAS threads {args.blas_threads or 'default'}, medians of {args.repeats} interleaved runs)\n\n"

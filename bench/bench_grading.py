@@ -22,7 +22,7 @@ from pathlib import Path
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, save, table  # noqa: E402
+from _common import ROOT, bar_plot, save, table  # noqa: E402
 
 from coursekit.grading.course import Course  # noqa: E402
 from coursekit.grading.demo import _filled, _solution_cells  # noqa: E402
@@ -82,6 +82,7 @@ def main() -> None:
     course = Course.load(ROOT / "autograder")
     assignments = args.assignments or course.assignments()
     rows, total = [], {"ours": 0.0, "plain": 0.0, "n": 0}
+    rates: dict[str, list[float]] = {"nbgrader autograde": [], "coursekit grade": []}
     with tempfile.TemporaryDirectory() as scratch:
         scratch = Path(scratch)
         for assignment in assignments:
@@ -96,6 +97,8 @@ def main() -> None:
             same = "yes" if ours_scores == plain_scores else f"NO: {ours_scores} vs {plain_scores}"
             rows.append([assignment, n, f"{60 * n / plain_s:.1f}", f"{60 * n / ours_s:.1f}",
                          f"{plain_s / ours_s:.2f}x", same])
+            rates["nbgrader autograde"].append(60 * n / plain_s)
+            rates["coursekit grade"].append(60 * n / ours_s)
             total["ours"] += ours_s
             total["plain"] += plain_s
             total["n"] += n
@@ -104,7 +107,11 @@ def main() -> None:
                  f"{total['plain'] / total['ours']:.2f}x", ""])
     header = ["assignment", "notebooks", "nbgrader autograde (nb/min)", "coursekit grade (nb/min)",
               "speed-up", "same scores"]
-    save("grading", f"Grading throughput on {os.cpu_count()} cores\n\n" + table(header, rows))
+    bar_plot("grading", assignments, rates, "notebooks per minute")
+    speedup = total["plain"] / total["ours"]
+    verdict = "met" if speedup >= 1.8 else "MISSED"
+    save("grading", f"Grading throughput on {os.cpu_count()} cores\n\n" + table(header, rows)
+         + f"\n\ntarget: at least 1.8x plain nbgrader autograde: {speedup:.2f}x, {verdict}")
 
 
 if __name__ == "__main__":
