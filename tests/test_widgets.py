@@ -1,8 +1,10 @@
 """The explorers, headless: controls move the plotted artists in place."""
 
 import base64
+import io
 
 import numpy as np
+import PIL.Image
 import pytest
 from explorer_checks import assert_blit_matches_full_render
 
@@ -152,3 +154,22 @@ def test_starting_values_beyond_the_sliders_are_clipped_and_flagged(cls, kwargs)
 def test_the_widget_is_built_once(name):
     explorer = EXPLORERS[name][0]()
     assert explorer.widget is explorer.widget
+
+
+@pytest.mark.parametrize("name", EXPLORERS)
+def test_the_png_holds_exactly_the_canvas_pixels(name):
+    explorer = EXPLORERS[name][0]()
+    EXPLORERS[name][1](explorer)
+    decoded = np.asarray(PIL.Image.open(io.BytesIO(explorer.png())))
+    canvas = np.asarray(explorer.fig.canvas.buffer_rgba())[:, :, :3]
+    assert decoded.shape == canvas.shape and decoded.dtype == np.uint8
+    np.testing.assert_array_equal(decoded, canvas)
+
+
+def test_sliding_back_and_forth_matches_a_full_render_every_time():
+    explorer = XORExplorer()
+    for value in (4.0, -3.0, 4.0, 0.5, -3.0):  # new input-axis limits, then back to earlier ones
+        explorer.sliders["W1[1,1]"].value = value
+        assert_blit_matches_full_render(explorer)
+        for artist in explorer.animated_artists():
+            artist.set_animated(True)  # full_render draws them normally; hand them back to blitting

@@ -124,9 +124,10 @@ class ChainRuleExplorer(Explorer):
         ax.yaxis.set_minor_locator(NullLocator())
         ax.grid(True, which="major", lw=0.4, alpha=0.5)
 
-        # Only these artists change; the rest (boxes, arrows, axes, ticks) is drawn once.
-        self._dynamic = [*self.graph.texts, self.linear_curve, self.curved_curve, self.h_line,
-                         self.linear_marker, self.curved_marker]
+        # Only these artists change with every value; the rest (boxes, arrows, axes, ticks) is
+        # drawn once, and the nodes' texts, which the nudge h leaves alone, only when they change.
+        self._dynamic = [self.linear_curve, self.curved_curve, self.h_line, self.linear_marker,
+                         self.curved_marker]
 
         for control in self.sliders.values():
             control.observe(self.refresh, names="value")
@@ -134,6 +135,10 @@ class ChainRuleExplorer(Explorer):
 
     def animated_artists(self) -> list:
         return self._dynamic
+
+    def background_parts(self) -> dict:
+        texts = tuple(self.graph.texts)
+        return {texts: tuple(text.get_text() for text in texts)}
 
     @property
     def values(self) -> tuple[float, float, float, float]:

@@ -61,6 +61,9 @@ class PerceptronExplorer(Explorer):
         self.readout = widgets.HTML()
 
         self.view = LinearBoundaryView(self.fig.add_subplot())
+        # Nearest-neighbour regions: colouring the grid before resampling gives the same pixels,
+        # in less than half the time.
+        self.view.region.set_interpolation_stage("data")
         self.title = self.view.ax.set_title("")
 
         for control in self.sliders.values():
@@ -120,7 +123,11 @@ class PerceptronExplorer(Explorer):
     def animated_artists(self) -> list:
         v = self.view
         # The spines too: the region image fills the axes, and the frame must stay on top of it.
-        return [v.region, v.line, *v.points, v.wrong, self.title, *v.ax.spines.values()]
+        return [v.region, v.line, *v.points, v.wrong, *v.ax.spines.values()]
+
+    def background_parts(self) -> dict:
+        # The title changes only with the count of points right: it is drawn with the static parts.
+        return {(self.title,): self.title.get_text()}
 
     @functools.cached_property
     def widget(self) -> widgets.Widget:

@@ -159,7 +159,6 @@ class PlaygroundExplorer(Explorer):
         self.model: MLP | None = None
         self.note = ""
         self._quiet_depth = 0
-        self._layout_version = 0
         self._features, self._hidden, self._activation = features, hidden, activation
 
         self._make_controls(dataset)
@@ -362,7 +361,6 @@ class PlaygroundExplorer(Explorer):
         self._featurize()
         headers = ["features", *(f"{n} unit{'s' if n > 1 else ''}" for n in self._hidden), "output"]
         self.diagram.build(sizes, [_FEATURE_LABELS[name] for name in self._features], headers)
-        self._layout_version += 1
         self._restart()
 
     # -- data -----------------------------------------------------------------------------------
@@ -501,9 +499,10 @@ class PlaygroundExplorer(Explorer):
             self.train_curve, self.test_curve, *self.loss_ax.spines.values(),
         ]
 
-    def background_key(self):
-        # The diagram's labels and headers are redrawn with every new layout.
-        return self._layout_version
+    def background_parts(self) -> dict:
+        # The diagram's labels and headers follow the features and the hidden layers; a new
+        # layout redraws the diagram alone.
+        return {self.diagram.ax: (self._features, self._hidden)}
 
     def _unit_outputs(self) -> list[np.ndarray]:
         """The thumbnails: every input, hidden unit and the output over the tile grid."""

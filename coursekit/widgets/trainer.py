@@ -211,9 +211,11 @@ class TwoLayerExplorer(Explorer):
         self.hidden_axes, self.hidden_images, self.unit_lines = [], [], []
         for j in range(MAX_HIDDEN):
             ax = right.add_subplot(layout[j // 4, j % 4])
-            # About one grid point per pixel here, so no smoothing is needed.
+            # About one grid point per pixel here, so no smoothing is needed; with nearest
+            # neighbours, colouring before resampling gives the same pixels, and faster.
             image = ax.imshow(np.zeros((res, res)), origin="lower", extent=(*self.lim, *self.lim),
-                              cmap=HIDDEN_CMAP, interpolation="nearest", aspect="auto")
+                              cmap=HIDDEN_CMAP, interpolation="nearest", interpolation_stage="data",
+                              aspect="auto")
             (line,) = ax.plot([], [], color="black", lw=0.8, ls="--")
             ax.set(xlim=framed, ylim=framed, xticks=[], yticks=[], aspect="equal")
             ax.set_title(f"h{j + 1}", fontsize=8, pad=3)
@@ -255,7 +257,12 @@ class TwoLayerExplorer(Explorer):
         return [*artists, self.loss_line, *self.ax_loss.spines.values()]
 
     def background_key(self):
-        return (self.data_title.get_text(), self.ax_loss.get_xlim(), self.ax_loss.get_ylim())
+        return self.data_title.get_text()
+
+    def background_parts(self) -> dict:
+        # New loss limits redraw only the loss panel's ticks: a figure of ten axes costs many times more.
+        ax = self.ax_loss
+        return {(ax.xaxis, ax.yaxis): (ax.get_xlim(), ax.get_ylim())}
 
     # -- state ----------------------------------------------------------------------------------
 

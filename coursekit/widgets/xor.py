@@ -166,6 +166,10 @@ class XORNetworkView:
 
         ax = ax_hidden
         self.hidden_region = region_image(ax, self.lim, resolution)
+        # Nearest-neighbour regions: colouring the grid before resampling gives the same pixels,
+        # in less than half the time.
+        for image in (self.region, self.hidden_region):
+            image.set_interpolation_stage("data")
         (self.output_line,) = ax.plot([], [], color="black", lw=2, zorder=2,
                                       label=f"output: $W_2 h + b_2 = {self.threshold:g}$")
         self.hidden_points = class_points(ax)
@@ -347,9 +351,12 @@ class XORExplorer(Explorer):
     def animated_artists(self) -> list:
         return self.view.frame_artists
 
-    def background_key(self):
-        # The hidden panel's limits and title follow the first layer; they are drawn statically.
-        return (self.view.hidden_lim, self.view.hidden_title.get_text())
+    def background_parts(self) -> dict:
+        # The hidden panel's limits and title follow the first layer; they are drawn with the
+        # static parts, and a change redraws only the ticks and the title (the limits stay square).
+        view = self.view
+        part = (view.ax_hidden.xaxis, view.ax_hidden.yaxis, view.hidden_title)
+        return {part: (view.hidden_lim, view.hidden_title.get_text())}
 
     def draw(self) -> None:
         H, y_hat, wrong = self.view.update(*self.params, self.activation.value)
