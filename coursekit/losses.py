@@ -45,8 +45,8 @@ def squared_error(pred, y, reduction: str = "sum") -> tuple[float, np.ndarray]:
     dpred : array, same shape as ``pred``
     """
     check_choice(reduction, REDUCTIONS, "reduction")
-    pred = as_float_array(pred, "pred")
-    y = as_float_array(y, "y")
+    pred = _float_array(pred, "pred")
+    y = _float_array(y, "y")
     check_same_shape(pred, y, "pred", "y")
     if pred.ndim == 0:
         raise ValueError("pred must have a batch axis: shape (m,) or (m, k), got a scalar")
@@ -77,8 +77,8 @@ def binary_cross_entropy(logits, y, reduction: str = "mean") -> tuple[float, np.
     dlogits : array, same shape as ``logits``: ``(sigmoid(z) - y) / logits.size`` for the mean
     """
     check_choice(reduction, REDUCTIONS, "reduction")
-    z = as_float_array(logits, "logits")
-    y = as_float_array(y, "y")
+    z = _float_array(logits, "logits")
+    y = _float_array(y, "y")
     check_same_shape(z, y, "logits", "y")
     if z.size == 0:
         raise ValueError("logits is empty")
@@ -124,33 +124,70 @@ def softmax_cross_entropy(logits, y, reduction: str = "mean") -> tuple[float, np
         ``(softmax(logits) - Y) / m``
     """
     check_choice(reduction, REDUCTIONS, "reduction")
-    z = as_float_array(logits, "logits")
+    z = _float_array(logits, "logits")
     check_ndim(z, 2, "logits", "(m, k)")
     m, k = z.shape
     if m == 0:
         raise ValueError("logits is empty: shape (0, k)")
-    Y = one_hot_targets(y, m, k)
-    logp = log_softmax(z)
-    scale = 1.0 / m if reduction == "mean" else 1.0
-    loss = -scale * float(np.sum(Y * logp))
-    with np.errstate(under="ignore"):
-        dlogits = scale * (np.exp(logp) - Y)
-    return loss, dlogits.astype(z.dtype, copy=False)
+    labels = class_labels(y, m, k)
+    targets = labels if labels is not None else one_hot_targets(y, m, k)
+    return _softmax_cross_entropy(z, targets, 1.0 / m if reduction == "mean" else 1.0)
+
+
+def _softmax_cross_entropy(
+    z: np.ndarray, targets: np.ndarray, scale: float
+) -> tuple[float, np.ndarray]:
+    """The arithmetic of :func:`softmax_cross_entropy`, for arguments known to be right.
+
+    ``z`` is a float array (m, k) with m >= 1; ``targets`` holds labels (m,) from
+    :func:`class_labels` or target rows (m, k); ``scale`` is ``1/m`` for the mean, 1 for the sum.
+    """
+    # Work on the transpose (k, m), contiguous: each example's reductions over its k scores then
+    # run along the batch, which numpy does much faster than m reductions of a few numbers.
+    # (The logits of coursekit.MLP are stored that way already: there is nothing to copy.)
+    zt = np.ascontiguousarray(z.T)
+    shifted = zt - np.maximum.reduce(zt, axis=0)
+    with np.errstate(under="ignore"):  # exp of a very negative score is 0: harmless
+        p = np.exp(shifted)
+    total = np.add.reduce(p, axis=0)
+    # log softmax = shifted - log(total) and softmax = exp(shifted) / total: one exp for both.
+    p /= total
+    if targets.ndim == 1:  # labels: pick each example's score rather than multiply by one-hot
+        examples = np.arange(z.shape[0])
+        loss = scale * float((np.log(total) - shifted[targets, examples]).sum())
+        p[targets, examples] -= 1.0
+    else:
+        Yt = targets.T
+        loss = -scale * float((Yt * (shifted - np.log(total))).sum())
+        p -= Yt
+    p *= scale
+    return loss, p.T
+
+
+def class_labels(y, m: int, k: int) -> np.ndarray | None:
+    """``y`` as checked integer labels (m,) in ``[0, k)``, or None when it is not 1-D integer data."""
+    y = np.asarray(y)
+    if not (y.ndim == 1 and y.dtype.kind in "iub"):  # signed, unsigned or bool
+        return None
+    if y.dtype == bool:
+        y = y.astype(np.intp)  # as indices, not as a mask
+    if y.shape[0] != m:
+        raise ValueError(f"y has {y.shape[0]} labels but logits has {m} rows")
+    if y.size and (np.minimum.reduce(y) < 0 or np.maximum.reduce(y) >= k):
+        raise ValueError(
+            f"integer labels must lie in [0, {k}), got range [{y.min()}, {y.max()}]"
+        )
+    return y
 
 
 def one_hot_targets(y, m: int, k: int) -> np.ndarray:
     """Turn integer labels (m,) or target rows (m, k) into target rows of shape (m, k)."""
-    y = np.asarray(y)
-    if y.ndim == 1 and (np.issubdtype(y.dtype, np.integer) or y.dtype == bool):
-        if y.shape[0] != m:
-            raise ValueError(f"y has {y.shape[0]} labels but logits has {m} rows")
-        if y.size and (y.min() < 0 or y.max() >= k):
-            raise ValueError(
-                f"integer labels must lie in [0, {k}), got range [{y.min()}, {y.max()}]"
-            )
+    labels = class_labels(y, m, k)
+    if labels is not None:
         Y = np.zeros((m, k))
-        Y[np.arange(m), y] = 1.0
+        Y[np.arange(m), labels] = 1.0
         return Y
+    y = np.asarray(y)
     if y.ndim == 1:
         raise TypeError(
             f"y of shape ({y.shape[0]},) must hold integer class labels, got dtype {y.dtype}"
@@ -173,6 +210,13 @@ def l2_penalty(weights: Iterable[np.ndarray], lam: float) -> tuple[float, list[n
     weights = list(weights)
     penalty = 0.5 * lam * sum(float(np.sum(W * W)) for W in weights)
     return penalty, [lam * W for W in weights]
+
+
+def _float_array(value, name: str) -> np.ndarray:
+    """:func:`as_float_array`, without its checks for what is already a float array."""
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        return value
+    return as_float_array(value, name)
 
 
 def _check_probabilities(y: np.ndarray, name: str) -> None:

@@ -6,15 +6,18 @@ from typing import NamedTuple
 
 import numpy as np
 
-from coursekit._validation import as_float_array, check_choice, check_ndim
+from coursekit._validation import as_float_array, check_choice, check_ndim, check_same_shape
 from coursekit.init import INITS, default_init, init_layer
 from coursekit.layers import (
     ACTIVATIONS,
+    KERNELS,
     ActivationCache,
     LinearCache,
+    affine,
+    affine_input_grad,
+    affine_param_grads,
+    check_linear_upstream,
     get_activation,
-    linear_backward,
-    linear_forward,
     sigmoid,
 )
 from coursekit.losses import LOSSES, REDUCTIONS, l2_penalty, softmax
@@ -113,6 +116,12 @@ class MLP:
         self.l2 = float(l2)
         self.reduction = reduction
         self.dtype = np.dtype(dtype)
+        #: (W name, b name, W shape, b shape) per layer, for the checks on every batch.
+        self._layout = [
+            (f"W{l}", f"b{l}", (sizes[l], sizes[l - 1]), (sizes[l],)) for l in range(1, len(sizes))
+        ]
+        self._checked: tuple = ()  # _identify(params) when they last passed _check_params
+        self._checked_arrays: tuple = ()
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         self.params: dict[str, np.ndarray] = {}
         for l in range(1, len(sizes)):
@@ -145,20 +154,23 @@ class MLP:
         """
         A = self._check_input(X)
         self._check_params()
-        hidden_forward = ACTIVATIONS[self.activation][0]
+        hidden, _ = KERNELS[self.activation]
+        squared_error = self.loss_name == "squared_error"
+        params = self.params
         caches: list[LayerCache] = []
-        L = self.n_layers
-        for l in range(1, L + 1):
-            Z, linear_cache = linear_forward(A, self.params[f"W{l}"], self.params[f"b{l}"])
-            if l < L:
-                A, act_cache = hidden_forward(Z)
-                caches.append(LayerCache(linear_cache, act_cache))
+        last = self.n_layers - 1
+        for l, (W_name, b_name, _, _) in enumerate(self._layout):
+            W = params[W_name]
+            Z = affine(A, W, params[b_name])
+            linear_cache = LinearCache(A, W)
+            if l < last:
+                A, act_cache = hidden(Z)
+            elif squared_error:
+                A, act_cache = KERNELS[self.output][0](Z)
             else:
                 act_cache = None
-                if self.loss_name == "squared_error":
-                    A, act_cache = ACTIVATIONS[self.output][0](Z)
-                caches.append(LayerCache(linear_cache, act_cache))
-        return (A if self.loss_name == "squared_error" else Z), caches
+            caches.append(LayerCache(linear_cache, act_cache))
+        return (A if squared_error else Z), caches
 
     def forward(self, X) -> np.ndarray:
         """Network output for a batch.
@@ -218,9 +230,9 @@ class MLP:
         if self.loss_name != "softmax_cross_entropy":  # which takes labels or one-hot rows itself
             y = self._targets(y, out.shape)
         loss, dout = LOSSES[self.loss_name](out, y, self.reduction)
-        grads = self.backward(dout, caches)
+        grads = self._backward(dout, caches, owned=True)
         if self.l2:
-            names = [f"W{l}" for l in range(1, self.n_layers + 1)]
+            names = [W_name for W_name, _, _, _ in self._layout]
             penalty, dWs = l2_penalty((self.params[n] for n in names), self.l2)
             loss += penalty
             for name, dW in zip(names, dWs, strict=True):
@@ -233,27 +245,55 @@ class MLP:
         ``dout`` is the gradient with respect to what :meth:`forward_logits` returned. The data
         term's gradients are returned; :meth:`loss` adds the L2 term.
         """
-        hidden_backward = ACTIVATIONS[self.activation][1]
+        dout = as_float_array(dout, "dout")
+        linear_cache, act_cache = caches[-1]
+        if act_cache is not None:
+            check_same_shape(dout, act_cache.z, "da", "the activation's input z")
+        check_linear_upstream(dout, linear_cache)
+        return self._backward(dout, caches, owned=False)
+
+    def _backward(self, dA: np.ndarray, caches: list[LayerCache], owned: bool) -> dict[str, np.ndarray]:
+        """:meth:`backward` without the checks.
+
+        ``owned`` says that ``dA`` and ``caches`` belong to this call, as in :meth:`loss`: ``dA``
+        may then be overwritten, and each layer's cache is dropped once it has been used, so that
+        its arrays are freed while the earlier layers still run.
+        """
+        _, hidden_grad = KERNELS[self.activation]
         grads: dict[str, np.ndarray] = {}
-        dA = as_float_array(dout, "dout")
-        for l in range(self.n_layers, 0, -1):
-            linear_cache, act_cache = caches[l - 1]
-            if l == self.n_layers:
-                dZ = ACTIVATIONS[self.output][1](dA, act_cache) if act_cache is not None else dA
+        L = self.n_layers
+        for l in range(L, 0, -1):
+            (x, W), act_cache = caches.pop() if owned else caches[l - 1]
+            if l < L:
+                dZ = hidden_grad(dA, act_cache, dA)  # dA is a fresh product: overwrite it
+            elif act_cache is not None:
+                dZ = KERNELS[self.output][1](dA, act_cache, dA if owned else None)
             else:
-                dZ = hidden_backward(dA, act_cache)
-            dA, grads[f"W{l}"], grads[f"b{l}"] = linear_backward(dZ, linear_cache)
+                dZ = dA
+            act_cache = None  # Z_l and A_l are not needed any more
+            W_name, b_name, _, _ = self._layout[l - 1]
+            grads[W_name], grads[b_name] = affine_param_grads(dZ, x)
+            if l > 1:  # the input X needs no gradient
+                dA = affine_input_grad(dZ, W)
         return {name: grads[name] for name in self.params}  # W1, b1, W2, ... as in params
 
     def step(self, grads: dict[str, np.ndarray], lr: float) -> None:
         """One gradient-descent update, ``p -= lr * grads[p]``, in place on :attr:`params`."""
         self._check_params()
         for name, p in self.params.items():
-            p -= lr * grads[name]
+            if p.size > UPDATE_BLOCK:
+                _descend_in_blocks(p, grads[name], lr)
+            else:
+                p -= lr * grads[name]
 
     # -- checks --------------------------------------------------------------------------------
 
     def _check_input(self, X) -> np.ndarray:
+        if (
+            isinstance(X, np.ndarray) and X.dtype == self.dtype
+            and X.ndim == 2 and X.shape[1] == self.sizes[0]
+        ):
+            return X  # the common case, already fine: skip the conversions
         X = as_float_array(X, "X")
         check_ndim(X, 2, "X", f"(m, {self.sizes[0]})")
         if X.shape[1] != self.sizes[0]:
@@ -265,11 +305,16 @@ class MLP:
 
         A learner may assign ``np.array([[2, -1], [-2, -1]])`` or a nested list; it is kept as a
         float array of the network's dtype, so that :meth:`step` can update it in place.
+
+        This runs twice per training step, so when ``params`` holds the very arrays that passed
+        last time (same names, same objects) there is nothing to check again.
         """
-        for l in range(1, self.n_layers + 1):
-            W_shape = (self.sizes[l], self.sizes[l - 1])
-            for name, shape in ((f"W{l}", W_shape), (f"b{l}", (self.sizes[l],))):
-                p = self.params.get(name)
+        params = self.params
+        if self._identify(params) == self._checked:  # the arrays that passed last time
+            return
+        for W_name, b_name, W_shape, b_shape in self._layout:
+            for name, shape in ((W_name, W_shape), (b_name, b_shape)):
+                p = params.get(name)
                 if p is None:
                     raise KeyError(
                         f"params has no {name!r}; expected keys {self._expected_keys()}"
@@ -278,8 +323,15 @@ class MLP:
                     p = as_float_array(p, f"params[{name!r}]").astype(self.dtype)
                 if p.shape != shape:
                     raise ValueError(f"params[{name!r}] must have shape {shape}, got {p.shape}")
-                if p is not self.params[name]:
-                    self.params[name] = p
+                if p is not params[name]:
+                    params[name] = p
+        self._checked = self._identify(params)
+        self._checked_arrays = tuple(params.values())  # held, so that no other array takes an id
+
+    @staticmethod
+    def _identify(params: dict) -> tuple:
+        """The names of ``params`` and the identities of their arrays."""
+        return tuple(params), tuple(map(id, params.values()))
 
     def _expected_keys(self) -> list[str]:
         return [f"{kind}{l}" for l in range(1, self.n_layers + 1) for kind in "Wb"]
@@ -294,3 +346,22 @@ class MLP:
                 f"got {y.shape}"
             )
         return y
+
+
+#: Entries per block of a large parameter's update (256 KiB in float64, so that it stays in cache).
+UPDATE_BLOCK = 1 << 15
+
+
+def _descend_in_blocks(p: np.ndarray, g, lr: float) -> None:
+    """``p -= lr * g`` in place, for a large ``p`` a block of rows at a time.
+
+    In one piece, ``lr * g`` is a temporary as large as ``p``: a fresh allocation every step,
+    whose pages the system maps again, streamed through memory twice. Block by block, the
+    temporaries are small and stay in the cache; the result is the same to the last bit.
+    """
+    if p.ndim != 2 or not (isinstance(g, np.ndarray) and g.shape == p.shape):
+        p -= lr * g
+        return
+    rows = max(1, UPDATE_BLOCK // p.shape[1])
+    for start in range(0, p.shape[0], rows):
+        p[start : start + rows] -= lr * g[start : start + rows]
