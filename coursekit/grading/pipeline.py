@@ -489,7 +489,9 @@ def _write_gradebook(db_url: str, course: Course, assignment: str, questions, re
 
     course_id = Course.config_of(course.root).CourseDirectory.get("course_id", "coursekit")
     ensure_scripts_on_path()
-    with Gradebook(db_url, course_id) as gb:
+    with Gradebook(db_url, course_id) as gb, warnings.catch_warnings():
+        # nbgrader's own session handling warns on every new submission; it is not our doing.
+        warnings.filterwarnings("ignore", message=".*not in session.*")
         for result in results:
             gb.update_or_create_student(result.student)
             gb.update_or_create_submission(assignment, result.student)
