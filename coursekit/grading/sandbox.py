@@ -63,6 +63,16 @@ def _bwrap_works(path: str) -> bool:
     return _BWRAP_OK[path]
 
 
+def _needed_under_tmp() -> list[Path]:
+    """What the kernel needs that lies under /tmp: the Python installation and coursekit itself."""
+    import coursekit
+
+    tmp = Path("/tmp").resolve()
+    needed = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent,
+              Path(coursekit.__file__).resolve().parent}
+    return sorted(p.resolve() for p in needed if tmp in p.resolve().parents)
+
+
 def kernel_argv(workdir: Path, hidden: Iterable[Path], memory: int, isolate: bool = True) -> list[str]:
     """The command line of a kernel for one submission.
 
@@ -93,6 +103,8 @@ def kernel_argv(workdir: Path, hidden: Iterable[Path], memory: int, isolate: boo
         return kernel
     workdir = Path(workdir).resolve()
     args = [tool, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    for path in _needed_under_tmp():  # a venv or a checkout in /tmp must stay visible
+        args += ["--ro-bind", str(path), str(path)]
     for path in sorted({Path(p).resolve() for p in hidden}):
         if path.is_dir():  # mounted before the work folder, which may lie inside it
             args += ["--tmpfs", str(path)]
