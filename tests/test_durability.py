@@ -90,3 +90,21 @@ def test_a_half_written_result_is_graded_again(demo, tmp_path):
     path.write_text(path.read_text()[:50])  # as if the disk had filled up mid-write
     run = grade(ASSIGNMENT, demo, out, COURSE, timeout=5, students=["ben"], log=lambda _: None)
     assert run.reused == [] and run.by_student()["ben"].score == 2
+
+
+def test_a_grader_failure_on_one_student_is_reported_and_not_kept(demo, tmp_path, monkeypatch):
+    from coursekit.grading import pipeline
+
+    def broken(task):
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(pipeline, "_judge_task", broken)
+    run = grade(ASSIGNMENT, demo, tmp_path / "out", COURSE, timeout=5, jobs=1, students=["ben", "eve"],
+                log=lambda _: None)
+    for result in run.results:
+        assert result.score == 0 and "the grader failed on this submission" in result.problems[0]
+        assert "disk full" in result.problems[0] and result.fingerprint == ""
+    monkeypatch.undo()
+    again = grade(ASSIGNMENT, demo, tmp_path / "out", COURSE, timeout=5, students=["ben"],
+                  log=lambda _: None)
+    assert again.reused == [] and again.by_student()["ben"].score == 2

@@ -11,6 +11,7 @@ from __future__ import annotations
 import queue
 import subprocess
 import time
+import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -55,7 +56,10 @@ class SandboxKernel:
         self.workdir = Path(workdir).resolve()
         self.timeout = float(timeout)
         argv = kernel_argv(self.workdir, hidden, memory, isolate)
-        self.km = KernelManager(connection_file=str(self.workdir / ".kernel-connection.json"))
+        # A fresh connection file (ports and key) for every kernel: a restarted kernel must not meet
+        # messages of the one it replaces.
+        connection = self.workdir / f".kernel-{uuid.uuid4().hex}.json"
+        self.km = KernelManager(connection_file=str(connection))
         self.km._kernel_spec = KernelSpec(argv=argv, display_name="coursekit sandbox", language="python",
                                           interrupt_mode="message")  # reaches it inside bwrap
         # the kernel's own stderr holds only ipykernel's start-up chatter; cell output comes as messages
@@ -82,7 +86,7 @@ class SandboxKernel:
             error = self._drain_errors(msg_id) or error
             try:
                 reply = self.kc.get_shell_msg(timeout=0.05)
-            except queue.Empty:
+            except (queue.Empty, ValueError):  # ValueError: a message with a bad signature
                 reply = None
             if reply is not None and reply["parent_header"].get("msg_id") == msg_id:
                 seconds = time.perf_counter() - started
@@ -114,6 +118,8 @@ class SandboxKernel:
                 msg = self.kc.get_iopub_msg(timeout=0)
             except queue.Empty:
                 return error
+            except ValueError:  # a message that fails its signature check: not from our kernel
+                continue
             if msg["parent_header"].get("msg_id") == msg_id and msg["msg_type"] == "error":
                 content = msg["content"]
                 error = f"{content.get('ename')}: {content.get('evalue')}"

@@ -295,7 +295,25 @@ def _run_tasks(tasks: list[_Task], jobs: int | None):
 
 
 def _grade_task(task: _Task) -> StudentResult:
-    """Run and judge one student's notebooks (in a worker process, or inline for one job)."""
+    """Run and judge one student's notebooks (in a worker process, or inline for one job).
+
+    Whatever goes wrong on the grader's side for one student is reported for that student, and
+    the batch goes on; such a result is not kept for a rerun to reuse.
+    """
+    try:
+        return _judge_task(task)
+    except Exception as error:  # a failure of the machinery, not a judgement: report it and go on
+        course = Course.load(task.course_root)
+        questions = _questions(course, task.assignment, course.notebooks(task.assignment))
+        result = StudentResult(task.student, {question_key(q, questions): 0.0 for q in questions},
+                               sum(q.max_score for q in questions), notes=list(task.notes),
+                               fingerprint="")
+        result.problems.append(f"the grader failed on this submission ({type(error).__name__}: "
+                               f"{str(error)[:200]}); run coursekit grade again to retry it")
+        return result
+
+
+def _judge_task(task: _Task) -> StudentResult:
     from coursekit.grading.runner import run_notebook
 
     started = time.perf_counter()
