@@ -7,6 +7,7 @@ import sys
 
 import nbformat
 import pytest
+from demo_class import EXPECTED
 from notebooks import ROOT
 
 from coursekit.grading.course import Course, CourseError
@@ -16,16 +17,7 @@ from coursekit.grading.pipeline import grade, summary_table
 
 COURSE = Course.load(ROOT / "autograder")
 ASSIGNMENT = "01-perceptron"
-# Lesson 1's points: predict 2, perceptron_update 3, train_perceptron 3.
 QUESTIONS = {"test_predict": 2, "test_perceptron_update": 3, "test_train_perceptron": 3}
-EXPECTED = {
-    "ada": {"test_predict": 2, "test_perceptron_update": 3, "test_train_perceptron": 3},
-    "ben": {"test_predict": 2, "test_perceptron_update": 0, "test_train_perceptron": 0},
-    "cy": {"test_predict": 0, "test_perceptron_update": 0, "test_train_perceptron": 0},
-    "dee": {"test_predict": 0, "test_perceptron_update": 3, "test_train_perceptron": 3},
-    "eve": {"test_predict": 0, "test_perceptron_update": 0, "test_train_perceptron": 0},
-    "gus": {"test_predict": 2, "test_perceptron_update": 3, "test_train_perceptron": 3},
-}
 
 
 @pytest.fixture(scope="module")

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from demo_class import EXPECTED, TOTALS
 from notebooks import ROOT
 
 from coursekit.grading.course import Course
@@ -50,16 +51,6 @@ COURSE = Course.load(ROOT / "autograder")
 ASSIGNMENT = "01-perceptron"
 SHARDS = 3
 TIMEOUT = "10"
-# Lesson 1's points: predict 2, perceptron_update 3, train_perceptron 3 (see tests/test_grading.py).
-EXPECTED = {
-    "ada": {"test_predict": 2, "test_perceptron_update": 3, "test_train_perceptron": 3},
-    "ben": {"test_predict": 2, "test_perceptron_update": 0, "test_train_perceptron": 0},
-    "cy": {"test_predict": 0, "test_perceptron_update": 0, "test_train_perceptron": 0},
-    "dee": {"test_predict": 0, "test_perceptron_update": 3, "test_train_perceptron": 3},
-    "eve": {"test_predict": 0, "test_perceptron_update": 0, "test_train_perceptron": 0},
-    "gus": {"test_predict": 2, "test_perceptron_update": 3, "test_train_perceptron": 3},
-}
-TOTALS = {"ada": 8, "ben": 2, "cy": 0, "dee": 6, "eve": 0, "gus": 8}
 
 
 # -- the server -------------------------------------------------------------------------------------
