@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 
 import numpy as np
@@ -52,3 +53,15 @@ def check_choice(value: str, known: Iterable[str], what: str) -> str:
     if value not in known:
         raise ValueError(f"unknown {what} {value!r}; known: {', '.join(map(repr, known))}")
     return value
+
+
+_UNCHANGED = contextlib.nullcontext()
+
+
+def quiet_underflow() -> contextlib.AbstractContextManager:
+    """A context in which numpy does not report underflow to 0, which is the right answer.
+
+    ``np.errstate(under="ignore")``, or nothing when that is numpy's setting already (its
+    default): entering an errstate costs a couple of microseconds, on every training step.
+    """
+    return _UNCHANGED if np.geterr()["under"] == "ignore" else np.errstate(under="ignore")

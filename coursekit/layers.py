@@ -16,7 +16,13 @@ from typing import NamedTuple
 
 import numpy as np
 
-from coursekit._validation import as_float_array, check_choice, check_ndim, check_same_shape
+from coursekit._validation import (
+    as_float_array,
+    check_choice,
+    check_ndim,
+    check_same_shape,
+    quiet_underflow,
+)
 
 __all__ = [
     "ACTIVATIONS",
@@ -127,31 +133,45 @@ def check_linear_upstream(dout, cache: LinearCache) -> np.ndarray:
 # them directly.
 
 
-def affine(x: np.ndarray, W: np.ndarray, b: np.ndarray) -> np.ndarray:
+def affine(x: np.ndarray, W: np.ndarray, b: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
     """``x @ W.T + b`` for arrays already known to fit.
 
     It is computed as the transpose of ``W @ x.T + b[:, None]``: the same numbers, stored with each
     unit's m values side by side (a Fortran-ordered (m, n_out) array). Adding the bias, the
     activations and the softmax then work along rows of m numbers instead of short rows of n_out,
     which is much faster for narrow layers, and the later products take either order at no cost.
+
+    ``out``, if given, is a C-contiguous array of shape (n_out, m) and of the result's dtype to
+    write ``W @ x.T + b[:, None]`` into; the result is then its transpose.
     """
-    out = W @ x.T
-    out += b[:, None]
-    return out.T
+    # np.dot rather than the @ operator: the same product, with less overhead on small arrays.
+    z = np.dot(W, x.T, out=out)
+    z += b[:, None]
+    return z.T
 
 
-def affine_input_grad(dout: np.ndarray, W: np.ndarray) -> np.ndarray:
-    """``dx = dout @ W``, stored like the output of :func:`affine` (one unit's values per row)."""
-    return (W.T @ dout.T).T
+def affine_input_grad(dout: np.ndarray, W: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """``dx = dout @ W``, stored like the output of :func:`affine` (one unit's values per row).
+
+    ``out``, if given, is a C-contiguous (n_in, m) array to write ``dx.T`` into.
+    """
+    return np.dot(W.T, dout.T, out=out).T
 
 
-def affine_param_grads(dout: np.ndarray, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def affine_param_grads(
+    dout: np.ndarray, x: np.ndarray, out: tuple[np.ndarray, np.ndarray] | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """``(dW, db) = (dout.T @ x, dout summed over the batch)``: the weights' part of the backward.
 
-    The input's gradient, :func:`affine_input_grad`, is left to the caller, which skips it for
-    the first layer.
+    With ``out=(dW, db)`` the gradients are written into those arrays. The input's gradient,
+    :func:`affine_input_grad`, is left to the caller, which skips it for the first layer.
     """
-    return dout.T @ x, np.add.reduce(dout, axis=0)
+    if out is None:
+        return np.dot(dout.T, x), np.add.reduce(dout, axis=0)
+    dW, db = out
+    np.dot(dout.T, x, out=dW)
+    np.add.reduce(dout, axis=0, out=db)
+    return dW, db
 
 
 def step_forward(z) -> tuple[np.ndarray, ActivationCache]:
@@ -180,7 +200,7 @@ def sigmoid(z: np.ndarray) -> np.ndarray:
     # exp of a non-positive number never overflows; the two branches are the same function.
     # It may underflow to 0, which is the right answer, so that is not reported even under
     # np.errstate(all="raise").
-    with np.errstate(under="ignore"):
+    with quiet_underflow():
         e = np.exp(-np.abs(z))
         return np.where(z >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
 
@@ -219,7 +239,7 @@ def relu_backward(da, cache: ActivationCache) -> np.ndarray:
 
 def leaky_relu_forward(z, alpha: float = 0.01) -> tuple[np.ndarray, ActivationCache]:
     """Leaky ReLU: ``z`` where ``z > 0`` and ``alpha * z`` elsewhere."""
-    return _leaky_relu(as_float_array(z, "z"), alpha)
+    return _leaky_relu(as_float_array(z, "z"), alpha=alpha)
 
 
 def leaky_relu_backward(da, cache: ActivationCache) -> np.ndarray:
@@ -243,12 +263,14 @@ def _checked_upstream(da, cache: ActivationCache) -> np.ndarray:
     return da
 
 
-# Activation kernels: ``_name(z)`` returns ``(a, cache)``; ``_name_grad(da, cache, out=None)``
-# returns ``dz``, which it may write into ``out`` (a caller that owns ``da`` passes ``out=da`` to
-# save an array). No checks: the arrays are known to be float arrays of matching shapes.
+# Activation kernels: ``_name(z, out=None)`` returns ``(a, cache)``; ``_name_grad(da, cache,
+# out=None)`` returns ``dz``. Both may write their result into ``out``, an array like ``z`` (a
+# caller that owns ``da`` passes ``out=da`` to save an array; coursekit.MLP passes arrays it
+# reuses from step to step). No checks: the arrays are known to be float arrays of matching
+# shapes.
 
 
-def _identity(z: np.ndarray) -> tuple[np.ndarray, ActivationCache]:
+def _identity(z: np.ndarray, out: np.ndarray | None = None) -> tuple[np.ndarray, ActivationCache]:
     return z, ActivationCache(z, z)
 
 
@@ -256,7 +278,7 @@ def _identity_grad(da: np.ndarray, cache: ActivationCache, out: np.ndarray | Non
     return da
 
 
-def _sigmoid(z: np.ndarray) -> tuple[np.ndarray, ActivationCache]:
+def _sigmoid(z: np.ndarray, out: np.ndarray | None = None) -> tuple[np.ndarray, ActivationCache]:
     a = sigmoid(z)
     return a, ActivationCache(z, a)
 
@@ -267,8 +289,8 @@ def _sigmoid_grad(da: np.ndarray, cache: ActivationCache, out: np.ndarray | None
     return dz
 
 
-def _tanh(z: np.ndarray) -> tuple[np.ndarray, ActivationCache]:
-    a = np.tanh(z)
+def _tanh(z: np.ndarray, out: np.ndarray | None = None) -> tuple[np.ndarray, ActivationCache]:
+    a = np.tanh(z, out=out)
     return a, ActivationCache(z, a)
 
 
@@ -278,8 +300,8 @@ def _tanh_grad(da: np.ndarray, cache: ActivationCache, out: np.ndarray | None = 
     return np.multiply(da, slope, out=out)
 
 
-def _relu(z: np.ndarray) -> tuple[np.ndarray, ActivationCache]:
-    a = np.maximum(z, 0)
+def _relu(z: np.ndarray, out: np.ndarray | None = None) -> tuple[np.ndarray, ActivationCache]:
+    a = np.maximum(z, 0, out=out)
     return a, ActivationCache(z, a)
 
 
@@ -290,7 +312,9 @@ def _relu_grad(da: np.ndarray, cache: ActivationCache, out: np.ndarray | None = 
     return np.multiply(da, cache.z > 0, out=out)
 
 
-def _leaky_relu(z: np.ndarray, alpha: float = 0.01) -> tuple[np.ndarray, ActivationCache]:
+def _leaky_relu(
+    z: np.ndarray, out: np.ndarray | None = None, alpha: float = 0.01
+) -> tuple[np.ndarray, ActivationCache]:
     a = np.where(z > 0, z, alpha * z).astype(z.dtype, copy=False)
     return a, ActivationCache(z, a, alpha)
 
@@ -299,8 +323,8 @@ def _leaky_relu_grad(da: np.ndarray, cache: ActivationCache, out: np.ndarray | N
     return np.where(cache.z > 0, da, cache.alpha * da).astype(da.dtype, copy=False)
 
 
-def _softplus(z: np.ndarray) -> tuple[np.ndarray, ActivationCache]:
-    with np.errstate(under="ignore"):  # log(1 + exp(-|z|)) underflows to 0 for large |z|
+def _softplus(z: np.ndarray, out: np.ndarray | None = None) -> tuple[np.ndarray, ActivationCache]:
+    with quiet_underflow():  # log(1 + exp(-|z|)) underflows to 0 for large |z|
         a = np.logaddexp(0, z).astype(z.dtype, copy=False)
     return a, ActivationCache(z, a)
 
@@ -309,7 +333,7 @@ def _softplus_grad(da: np.ndarray, cache: ActivationCache, out: np.ndarray | Non
     return np.multiply(da, sigmoid(cache.z), out=out)
 
 
-Forward = Callable[[np.ndarray], tuple[np.ndarray, ActivationCache]]
+Forward = Callable[..., tuple[np.ndarray, ActivationCache]]
 Backward = Callable[[np.ndarray, ActivationCache], np.ndarray]
 Gradient = Callable[[np.ndarray, ActivationCache, "np.ndarray | None"], np.ndarray]
 

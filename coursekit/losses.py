@@ -7,11 +7,18 @@ logits as large as 1e4 in magnitude give finite losses and gradients with no war
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable
 
 import numpy as np
 
-from coursekit._validation import as_float_array, check_choice, check_ndim, check_same_shape
+from coursekit._validation import (
+    as_float_array,
+    check_choice,
+    check_ndim,
+    check_same_shape,
+    quiet_underflow,
+)
 from coursekit.layers import sigmoid
 
 __all__ = [
@@ -84,7 +91,7 @@ def binary_cross_entropy(logits, y, reduction: str = "mean") -> tuple[float, np.
         raise ValueError("logits is empty")
     _check_probabilities(y, "y")
     scale = 1.0 / z.size if reduction == "mean" else 1.0
-    with np.errstate(under="ignore"):  # exp(-|z|) underflows to 0 for large |z|: harmless
+    with quiet_underflow():  # exp(-|z|) underflows to 0 for large |z|: harmless
         loss = scale * float(np.sum(np.logaddexp(0, z) - y * z))
         dlogits = scale * (sigmoid(z) - y)
     return loss, dlogits.astype(z.dtype, copy=False)
@@ -93,7 +100,7 @@ def binary_cross_entropy(logits, y, reduction: str = "mean") -> tuple[float, np.
 def log_softmax(logits: np.ndarray) -> np.ndarray:
     """Row-wise ``log(softmax(logits))``, shifted by the row maximum so that nothing overflows."""
     shifted = logits - logits.max(axis=1, keepdims=True)
-    with np.errstate(under="ignore"):  # exp of a very negative score is 0: harmless
+    with quiet_underflow():  # exp of a very negative score is 0: harmless
         return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
 
 
@@ -101,7 +108,7 @@ def softmax(logits) -> np.ndarray:
     """Row-wise softmax of an array of shape (m, k)."""
     logits = as_float_array(logits, "logits")
     check_ndim(logits, 2, "logits", "(m, k)")
-    with np.errstate(under="ignore"):
+    with quiet_underflow():
         return np.exp(log_softmax(logits))
 
 
@@ -129,33 +136,48 @@ def softmax_cross_entropy(logits, y, reduction: str = "mean") -> tuple[float, np
     m, k = z.shape
     if m == 0:
         raise ValueError("logits is empty: shape (0, k)")
-    labels = class_labels(y, m, k)
-    targets = labels if labels is not None else one_hot_targets(y, m, k)
-    return _softmax_cross_entropy(z, targets, 1.0 / m if reduction == "mean" else 1.0)
+    scale = 1.0 / m if reduction == "mean" else 1.0
+    return _softmax_cross_entropy(z, softmax_targets(y, m, k), scale)
+
+
+def softmax_targets(y, m: int, k: int) -> np.ndarray:
+    """``y`` as integer labels (m,), or as checked target rows (m, k), for the softmax loss.
+
+    The labels' range is checked by :func:`_softmax_cross_entropy`, at no extra cost.
+    """
+    labels = class_labels(y, m, k, check_range=False)
+    return labels if labels is not None else one_hot_targets(y, m, k)
 
 
 def _softmax_cross_entropy(
     z: np.ndarray, targets: np.ndarray, scale: float
 ) -> tuple[float, np.ndarray]:
-    """The arithmetic of :func:`softmax_cross_entropy`, for arguments known to be right.
+    """The arithmetic of :func:`softmax_cross_entropy`, for logits known to be right.
 
-    ``z`` is a float array (m, k) with m >= 1; ``targets`` holds labels (m,) from
-    :func:`class_labels` or target rows (m, k); ``scale`` is ``1/m`` for the mean, 1 for the sum.
+    ``z`` is a float array (m, k) with m >= 1; ``targets`` holds integer labels (m,) or target
+    rows (m, k), from :func:`softmax_targets`; ``scale`` is ``1/m`` for the mean, 1 for the sum.
+    Labels outside ``[0, k)`` raise ``ValueError``.
     """
     # Work on the transpose (k, m), contiguous: each example's reductions over its k scores then
     # run along the batch, which numpy does much faster than m reductions of a few numbers.
     # (The logits of coursekit.MLP are stored that way already: there is nothing to copy.)
     zt = np.ascontiguousarray(z.T)
     shifted = zt - np.maximum.reduce(zt, axis=0)
-    with np.errstate(under="ignore"):  # exp of a very negative score is 0: harmless
+    with quiet_underflow():  # exp of a very negative score is 0: harmless
         p = np.exp(shifted)
-    total = np.add.reduce(p, axis=0)
-    # log softmax = shifted - log(total) and softmax = exp(shifted) / total: one exp for both.
-    p /= total
-    if targets.ndim == 1:  # labels: pick each example's score rather than multiply by one-hot
-        examples = np.arange(z.shape[0])
-        loss = scale * float((np.log(total) - shifted[targets, examples]).sum())
-        p[targets, examples] -= 1.0
+        total = np.add.reduce(p, axis=0)
+        # log softmax = shifted - log(total), softmax = exp(shifted) / total: one exp for both.
+        p /= total
+    if targets.ndim == 1:
+        # Each example's target class as a (k, m) mask. A label outside [0, k) matches no
+        # class, so counting the matches checks the labels' range in the same pass.
+        is_target = np.equal(_class_ids(z.shape[1]), targets)
+        if np.count_nonzero(is_target) != targets.shape[0]:
+            raise _label_range_error(targets, z.shape[1])
+        # (Not a product with the mask: a logit of -inf elsewhere in the row would give nan.)
+        picked = np.add.reduce(shifted[is_target])
+        loss = scale * float(np.add.reduce(np.log(total)) - picked)
+        p -= is_target
     else:
         Yt = targets.T
         loss = -scale * float((Yt * (shifted - np.log(total))).sum())
@@ -164,20 +186,36 @@ def _softmax_cross_entropy(
     return loss, p.T
 
 
-def class_labels(y, m: int, k: int) -> np.ndarray | None:
-    """``y`` as checked integer labels (m,) in ``[0, k)``, or None when it is not 1-D integer data."""
-    y = np.asarray(y)
-    if not (y.ndim == 1 and y.dtype.kind in "iub"):  # signed, unsigned or bool
-        return None
-    if y.dtype == bool:
-        y = y.astype(np.intp)  # as indices, not as a mask
+@functools.lru_cache(maxsize=64)
+def _class_ids(k: int) -> np.ndarray:
+    """The column ``[[0], [1], ..., [k-1]]``, made once per ``k`` and read-only."""
+    ids = np.arange(k)[:, None]
+    ids.flags.writeable = False
+    return ids
+
+
+def class_labels(y, m: int, k: int, check_range: bool = True) -> np.ndarray | None:
+    """``y`` as integer labels (m,) in ``[0, k)``, or None when it is not 1-D integer data.
+
+    With ``check_range=False`` the range is left to the caller.
+    """
+    if not (isinstance(y, np.ndarray) and y.ndim == 1 and y.dtype.kind in "iu"):
+        y = np.asarray(y)
+        if not (y.ndim == 1 and y.dtype.kind in "iub"):  # signed, unsigned or bool
+            return None
+        if y.dtype == bool:
+            y = y.astype(np.intp)  # as indices, not as a mask
     if y.shape[0] != m:
         raise ValueError(f"y has {y.shape[0]} labels but logits has {m} rows")
-    if y.size and (np.minimum.reduce(y) < 0 or np.maximum.reduce(y) >= k):
-        raise ValueError(
-            f"integer labels must lie in [0, {k}), got range [{y.min()}, {y.max()}]"
-        )
+    if check_range and y.size and (np.minimum.reduce(y) < 0 or np.maximum.reduce(y) >= k):
+        raise _label_range_error(y, k)
     return y
+
+
+def _label_range_error(labels: np.ndarray, k: int) -> ValueError:
+    return ValueError(
+        f"integer labels must lie in [0, {k}), got range [{labels.min()}, {labels.max()}]"
+    )
 
 
 def one_hot_targets(y, m: int, k: int) -> np.ndarray:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+import operator
 from typing import NamedTuple
 
 import numpy as np
@@ -20,7 +22,14 @@ from coursekit.layers import (
     get_activation,
     sigmoid,
 )
-from coursekit.losses import LOSSES, REDUCTIONS, l2_penalty, softmax
+from coursekit.losses import (
+    LOSSES,
+    REDUCTIONS,
+    _softmax_cross_entropy,
+    l2_penalty,
+    softmax,
+    softmax_targets,
+)
 
 __all__ = ["MLP", "LayerCache"]
 
@@ -72,6 +81,13 @@ class MLP:
     params : dict of str to array
         ``W1, b1, W2, b2, ...``; read them or assign new arrays of the same shapes. Integer
         arrays and nested lists are stored as float arrays when the network next uses them.
+
+    Notes
+    -----
+    The initial parameters are views of one flat array, and :meth:`loss` returns its gradients
+    as views of one flat array too, so that :meth:`step` can update every parameter with a
+    couple of operations on that array. An assigned array works as well; its update is done
+    on its own.
     """
 
     def __init__(
@@ -120,14 +136,26 @@ class MLP:
         self._layout = [
             (f"W{l}", f"b{l}", (sizes[l], sizes[l - 1]), (sizes[l],)) for l in range(1, len(sizes))
         ]
-        self._checked: tuple = ()  # _identify(params) when they last passed _check_params
-        self._checked_arrays: tuple = ()
+        self._names = tuple(name for W_name, b_name, _, _ in self._layout for name in (W_name, b_name))
+        self._shapes = tuple(shape for _, _, W_shape, b_shape in self._layout for shape in (W_shape, b_shape))
+        #: (start, stop, shape) of each parameter in the flat arrays of parameters and gradients
+        self._slots = []
+        for shape in self._shapes:
+            start = self._slots[-1][1] if self._slots else 0
+            self._slots.append((start, start + math.prod(shape), shape))
+        self._n_params = self._slots[-1][1]
+        self._checked_names: tuple = ()  # names and arrays of params when they last passed _check_params
+        self._checked: tuple = ()
+        self._last_grads: tuple | None = None  # the views of the flat gradient last returned
+        self._workspace: dict[tuple, np.ndarray] = {}  # see _scratch
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
-        self.params: dict[str, np.ndarray] = {}
+        self._flat = np.empty(self._n_params, self.dtype)
+        self._flat_views = self._split(self._flat)
+        self.params: dict[str, np.ndarray] = dict(zip(self._names, self._flat_views, strict=True))
         for l in range(1, len(sizes)):
             W, b = init_layer(sizes[l - 1], sizes[l], init, rng, self.dtype)
-            self.params[f"W{l}"] = W
-            self.params[f"b{l}"] = b
+            self.params[f"W{l}"][...] = W
+            self.params[f"b{l}"][...] = b
 
     @property
     def n_layers(self) -> int:
@@ -152,6 +180,13 @@ class MLP:
         ``Z_L`` has shape (m, sizes[-1]). For the squared-error loss the output activation is
         applied too and recorded in the last cache; the cross-entropies take ``Z_L`` itself.
         """
+        return self._forward(X, reuse=False)
+
+    def _forward(self, X, reuse: bool) -> tuple[np.ndarray, list[LayerCache]]:
+        """:meth:`forward_logits`; with ``reuse``, into the arrays of :meth:`_scratch`.
+
+        Only :meth:`loss` reuses arrays: its layer outputs never leave it.
+        """
         A = self._check_input(X)
         self._check_params()
         hidden, _ = KERNELS[self.activation]
@@ -159,18 +194,35 @@ class MLP:
         params = self.params
         caches: list[LayerCache] = []
         last = self.n_layers - 1
-        for l, (W_name, b_name, _, _) in enumerate(self._layout):
-            W = params[W_name]
-            Z = affine(A, W, params[b_name])
+        m = A.shape[0]
+        for l, (W_name, b_name, W_shape, _) in enumerate(self._layout):
+            W, b = params[W_name], params[b_name]
+            dtype = np.result_type(A, W)
+            Z = affine(A, W, b, self._scratch("Z", l, (W_shape[0], m), dtype) if reuse else None)
             linear_cache = LinearCache(A, W)
             if l < last:
-                A, act_cache = hidden(Z)
+                A, act_cache = hidden(Z, self._scratch("A", l, (W_shape[0], m), dtype).T if reuse else None)
             elif squared_error:
                 A, act_cache = KERNELS[self.output][0](Z)
             else:
                 act_cache = None
             caches.append(LayerCache(linear_cache, act_cache))
         return (A if squared_error else Z), caches
+
+    def _scratch(self, role: str, layer: int, shape: tuple[int, int], dtype) -> np.ndarray:
+        """An array kept from one training step to the next, so that it is not made again.
+
+        A fresh array of a few hundred KiB or more costs more than the arithmetic done in it:
+        the system maps its pages again, one fault per 4 KiB. The arrays are kept per role,
+        layer, shape and dtype, for the last few batch sizes.
+        """
+        key = (role, layer, shape, dtype)
+        array = self._workspace.get(key)
+        if array is None:
+            if len(self._workspace) >= SCRATCH_BATCH_SIZES * 3 * self.n_layers:
+                self._workspace.clear()  # batch sizes keep changing: start again
+            array = self._workspace[key] = np.empty(shape, dtype)
+        return array
 
     def forward(self, X) -> np.ndarray:
         """Network output for a batch.
@@ -226,10 +278,15 @@ class MLP:
         grads : dict of str to array
             Same keys and shapes as :attr:`params`.
         """
-        out, caches = self.forward_logits(X)
-        if self.loss_name != "softmax_cross_entropy":  # which takes labels or one-hot rows itself
-            y = self._targets(y, out.shape)
-        loss, dout = LOSSES[self.loss_name](out, y, self.reduction)
+        out, caches = self._forward(X, reuse=True)
+        m = out.shape[0]
+        if m == 0:
+            raise ValueError(f"X is empty: shape {(0, self.sizes[0])}")
+        if self.loss_name == "softmax_cross_entropy":  # labels or one-hot rows, checked there
+            scale = 1.0 / m if self.reduction == "mean" else 1.0
+            loss, dout = _softmax_cross_entropy(out, softmax_targets(y, m, out.shape[1]), scale)
+        else:
+            loss, dout = LOSSES[self.loss_name](out, self._targets(y, out.shape), self.reduction)
         grads = self._backward(dout, caches, owned=True)
         if self.l2:
             names = [W_name for W_name, _, _, _ in self._layout]
@@ -260,7 +317,9 @@ class MLP:
         its arrays are freed while the earlier layers still run.
         """
         _, hidden_grad = KERNELS[self.activation]
-        grads: dict[str, np.ndarray] = {}
+        self._last_grads = None  # free the previous flat gradient before making the next
+        grad_views = self._split(np.empty(self._n_params, self.dtype))
+        grads = dict(zip(self._names, grad_views, strict=True))
         L = self.n_layers
         for l in range(L, 0, -1):
             (x, W), act_cache = caches.pop() if owned else caches[l - 1]
@@ -271,20 +330,37 @@ class MLP:
             else:
                 dZ = dA
             act_cache = None  # Z_l and A_l are not needed any more
-            W_name, b_name, _, _ = self._layout[l - 1]
-            grads[W_name], grads[b_name] = affine_param_grads(dZ, x)
+            affine_param_grads(dZ, x, out=grad_views[2 * l - 2 : 2 * l])
             if l > 1:  # the input X needs no gradient
-                dA = affine_input_grad(dZ, W)
-        return {name: grads[name] for name in self.params}  # W1, b1, W2, ... as in params
+                dx = self._scratch("dA", l, x.T.shape, np.result_type(dZ, W)) if owned else None
+                dA = affine_input_grad(dZ, W, dx)
+        self._last_grads = grad_views
+        return grads
 
     def step(self, grads: dict[str, np.ndarray], lr: float) -> None:
         """One gradient-descent update, ``p -= lr * grads[p]``, in place on :attr:`params`."""
         self._check_params()
+        last_grads, self._last_grads = self._last_grads, None
+        if last_grads is not None and self._all_flat(grads, last_grads):
+            # params and grads are the views of two flat arrays, laid out alike: update at once.
+            _descend(self._flat, last_grads[0].base, lr)
+            return
         for name, p in self.params.items():
-            if p.size > UPDATE_BLOCK:
-                _descend_in_blocks(p, grads[name], lr)
-            else:
-                p -= lr * grads[name]
+            _descend(p, grads[name], lr)
+
+    def _all_flat(self, grads: dict[str, np.ndarray], grad_views: tuple) -> bool:
+        """Whether ``params`` are the views of the flat parameters and ``grads`` are ``grad_views``."""
+        flat, views = self._flat, self._flat_views
+        return (
+            tuple(grads) == self._names == tuple(self.params)
+            and all(map(operator.is_, grads.values(), grad_views))
+            and all(map(operator.is_, self.params.values(), views))
+            and all(view.base is flat for view in views)  # not so in a copy of the network
+        )
+
+    def _split(self, flat: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Views of a flat array of every parameter's entries as ``W1, b1, W2, ...``."""
+        return tuple(flat[start:stop].reshape(shape) for start, stop, shape in self._slots)
 
     # -- checks --------------------------------------------------------------------------------
 
@@ -310,8 +386,8 @@ class MLP:
         last time (same names, same objects) there is nothing to check again.
         """
         params = self.params
-        if self._identify(params) == self._checked:  # the arrays that passed last time
-            return
+        if tuple(params) == self._checked_names and all(map(operator.is_, params.values(), self._checked)):
+            return  # the very arrays that passed last time
         for W_name, b_name, W_shape, b_shape in self._layout:
             for name, shape in ((W_name, W_shape), (b_name, b_shape)):
                 p = params.get(name)
@@ -325,13 +401,8 @@ class MLP:
                     raise ValueError(f"params[{name!r}] must have shape {shape}, got {p.shape}")
                 if p is not params[name]:
                     params[name] = p
-        self._checked = self._identify(params)
-        self._checked_arrays = tuple(params.values())  # held, so that no other array takes an id
-
-    @staticmethod
-    def _identify(params: dict) -> tuple:
-        """The names of ``params`` and the identities of their arrays."""
-        return tuple(params), tuple(map(id, params.values()))
+        self._checked_names = tuple(params)
+        self._checked = tuple(params.values())
 
     def _expected_keys(self) -> list[str]:
         return [f"{kind}{l}" for l in range(1, self.n_layers + 1) for kind in "Wb"]
@@ -348,20 +419,23 @@ class MLP:
         return y
 
 
+#: How many batch sizes' arrays :meth:`MLP._scratch` keeps (a last, smaller batch is common).
+SCRATCH_BATCH_SIZES = 3
+
 #: Entries per block of a large parameter's update (256 KiB in float64, so that it stays in cache).
 UPDATE_BLOCK = 1 << 15
 
 
-def _descend_in_blocks(p: np.ndarray, g, lr: float) -> None:
-    """``p -= lr * g`` in place, for a large ``p`` a block of rows at a time.
+def _descend(p: np.ndarray, g, lr: float) -> None:
+    """``p -= lr * g`` in place; for a large ``p``, a block of rows at a time.
 
     In one piece, ``lr * g`` is a temporary as large as ``p``: a fresh allocation every step,
     whose pages the system maps again, streamed through memory twice. Block by block, the
     temporaries are small and stay in the cache; the result is the same to the last bit.
     """
-    if p.ndim != 2 or not (isinstance(g, np.ndarray) and g.shape == p.shape):
+    if p.size <= UPDATE_BLOCK or p.ndim > 2 or not (isinstance(g, np.ndarray) and g.shape == p.shape):
         p -= lr * g
         return
-    rows = max(1, UPDATE_BLOCK // p.shape[1])
+    rows = max(1, UPDATE_BLOCK // (p.shape[1] if p.ndim == 2 else 1))
     for start in range(0, p.shape[0], rows):
         p[start : start + rows] -= lr * g[start : start + rows]

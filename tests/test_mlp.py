@@ -6,6 +6,7 @@ import torch
 import torch.nn.functional as F
 
 from coursekit import MLP, datasets
+from coursekit import mlp as mlp_module
 
 pytestmark = pytest.mark.usefixtures("single_threaded")
 
@@ -385,3 +386,152 @@ def test_params_assigned_with_the_wrong_shape():
     del net.params["b2"]
     with pytest.raises(KeyError, match=r"'b2'.*\['W1', 'b1', 'W2', 'b2'\]"):
         net.loss(np.ones((5, 3)), np.ones((5, 2)))
+
+
+# -- the step's shared arrays --------------------------------------------------------------------
+# MLP keeps its parameters in one flat array, returns gradients as views of one flat array, and
+# reuses its layer outputs from one loss() call to the next. None of that may show: each test
+# below trains one network the fast way and one the plain way and wants the very same numbers.
+
+
+def plain_training(net: MLP, X, y, lr: float, steps: int) -> list[float]:
+    """Gradient descent with each gradient copied, so that step() updates every array on its own."""
+    history = []
+    for _ in range(steps):
+        loss, grads = net.loss(X, y)
+        history.append(loss)
+        net.step({name: g.copy() for name, g in grads.items()}, lr)
+    return history
+
+
+def fast_training(net: MLP, X, y, lr: float, steps: int) -> list[float]:
+    history = []
+    for _ in range(steps):
+        loss, grads = net.loss(X, y)
+        history.append(loss)
+        net.step(grads, lr)
+    return history
+
+
+@pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "leaky_relu", "softplus"])
+def test_the_flat_update_equals_one_update_per_parameter(activation, monkeypatch):
+    rng = np.random.default_rng(5)
+    X, y = rng.standard_normal((40, 3)), rng.integers(0, 4, 40)
+    fast = MLP([3, 7, 5, 4], activation=activation, loss="softmax_cross_entropy", seed=5)
+    plain = MLP([3, 7, 5, 4], activation=activation, loss="softmax_cross_entropy", seed=5)
+    updates = []  # the arrays each step() updates: one flat array, or each parameter
+    descend = mlp_module._descend
+    monkeypatch.setattr(mlp_module, "_descend", lambda p, g, lr: (updates.append(p.shape), descend(p, g, lr)))
+    assert fast_training(fast, X, y, 0.1, 15) == plain_training(plain, X, y, 0.1, 15)
+    assert updates[:16] == [(fast.n_params(),)] * 15 + [(7, 3)]
+    for name in fast.params:
+        np.testing.assert_array_equal(fast.params[name], plain.params[name])
+
+
+def test_a_large_parameter_is_updated_in_blocks_to_the_same_numbers():
+    rng = np.random.default_rng(6)
+    X, y = rng.standard_normal((16, 300)), rng.integers(0, 3, 16)
+    fast = MLP([300, 200, 3], loss="softmax_cross_entropy", seed=6)  # W1 has 60,000 entries
+    plain = MLP([300, 200, 3], loss="softmax_cross_entropy", seed=6)
+    assert fast_training(fast, X, y, 0.05, 3) == plain_training(plain, X, y, 0.05, 3)
+    np.testing.assert_array_equal(fast.params["W1"], plain.params["W1"])
+
+
+def test_gradients_of_an_earlier_call_are_kept():
+    rng = np.random.default_rng(7)
+    net = MLP([2, 5, 1], activation="tanh", seed=7)
+    X1, X2 = rng.standard_normal((6, 2)), rng.standard_normal((6, 2))
+    y = rng.standard_normal(6)
+    _, first = net.loss(X1, y)
+    saved = {name: g.copy() for name, g in first.items()}
+    net.loss(X2, y)
+    for name, g in first.items():
+        np.testing.assert_array_equal(g, saved[name])
+    net.step(first, lr=0.5)  # an older gradient still takes the right step
+    reference = MLP([2, 5, 1], activation="tanh", seed=7)
+    for name, p in reference.params.items():
+        np.testing.assert_array_equal(net.params[name], p - 0.5 * saved[name])
+
+
+def test_forward_results_survive_later_training_steps():
+    rng = np.random.default_rng(8)
+    net = MLP([2, 6, 6, 3], loss="softmax_cross_entropy", seed=8)
+    X = rng.standard_normal((9, 2))
+    logits, caches = net.forward_logits(X)
+    hidden = [cache.activation.a.copy() for cache in caches[:-1]]
+    kept = logits.copy()
+    for _ in range(3):
+        net.loss(X, rng.integers(0, 3, 9))  # same batch size: the same reused arrays
+    np.testing.assert_array_equal(logits, kept)
+    for cache, a in zip(caches[:-1], hidden, strict=True):
+        np.testing.assert_array_equal(cache.activation.a, a)
+
+
+def test_batch_sizes_can_change_from_call_to_call():
+    rng = np.random.default_rng(9)
+    net = MLP([3, 8, 2], activation="relu", loss="softmax_cross_entropy", seed=9)
+    for m in [5, 7, 5, 1, 12, 7, 3, 5]:  # more sizes than are kept
+        X, y = rng.standard_normal((m, 3)), rng.integers(0, 2, m)
+        loss, grads = net.loss(X, y)
+        fresh = MLP([3, 8, 2], activation="relu", loss="softmax_cross_entropy", seed=9)
+        fresh.params.update({name: p.copy() for name, p in net.params.items()})
+        expected_loss, expected = fresh.loss(X, y)
+        assert loss == expected_loss
+        for name in grads:
+            np.testing.assert_array_equal(grads[name], expected[name])
+        net.step(grads, lr=0.1)
+
+
+def test_assigned_arrays_and_edited_gradients_are_updated_as_given():
+    rng = np.random.default_rng(10)
+    X, y = rng.standard_normal((8, 2)), rng.standard_normal((8, 1))
+    net = MLP([2, 3, 1], activation="tanh", seed=10)
+    W1 = np.array([[0.5, -0.2], [0.1, 0.3], [-0.4, 0.2]])
+    net.params["W1"] = W1  # now a separate array: it must still be trained in place
+    loss, grads = net.loss(X, y)
+    grads["b2"] = 2 * grads["b2"]  # a new array in the gradients: it must be used
+    before = {name: p.copy() for name, p in net.params.items()}
+    net.step(grads, lr=0.1)
+    assert net.params["W1"] is W1
+    for name, p in net.params.items():
+        np.testing.assert_array_equal(p, before[name] - 0.1 * grads[name])
+
+
+def test_a_copied_network_trains_on_its_own():
+    import copy
+
+    rng = np.random.default_rng(11)
+    X, y = rng.standard_normal((10, 2)), rng.integers(0, 2, 10)
+    original = MLP([2, 4, 2], activation="tanh", loss="softmax_cross_entropy", seed=11)
+    twin = copy.deepcopy(original)
+    fast_training(twin, X, y, 0.3, 5)
+    untouched = MLP([2, 4, 2], activation="tanh", loss="softmax_cross_entropy", seed=11)
+    for name, p in original.params.items():
+        np.testing.assert_array_equal(p, untouched.params[name])  # the copy did not write here
+    assert fast_training(original, X, y, 0.3, 5) == plain_training(untouched, X, y, 0.3, 5)
+    for name, p in twin.params.items():
+        np.testing.assert_array_equal(p, original.params[name])
+
+
+def test_a_float32_parameter_in_a_float64_network():
+    rng = np.random.default_rng(12)
+    X, y = rng.standard_normal((6, 2)), rng.integers(0, 2, 6)
+    net = MLP([2, 3, 2], loss="softmax_cross_entropy", seed=12)
+    net.params["W2"] = net.params["W2"].astype(np.float32)
+    loss, grads = net.loss(X, y)
+    assert np.isfinite(loss) and grads["W1"].dtype == np.float64
+    net.step(grads, lr=0.1)
+    assert net.params["W2"].dtype == np.float32
+
+
+@pytest.mark.parametrize("labels", [[0, 2, 1, 3], [0, -1, 1, 1]])
+def test_labels_out_of_range_in_a_training_step(labels):
+    net = MLP([2, 3, 3], loss="softmax_cross_entropy", seed=0)
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 3\), got range"):
+        net.loss(np.ones((4, 2)), np.array(labels))
+
+
+def test_an_empty_batch_is_refused():
+    net = MLP([2, 3, 3], loss="softmax_cross_entropy", seed=0)
+    with pytest.raises(ValueError, match="X is empty"):
+        net.loss(np.ones((0, 2)), np.array([], dtype=int))

@@ -387,7 +387,7 @@ class PlaygroundExplorer(Explorer):
     def _restart(self) -> None:
         """Back to the initial weights, epoch 0, and empty loss curves."""
         for name, p in self._initial_params.items():
-            self.model.params[name] = p.copy()
+            self.model.params[name][...] = p
         self.epoch = 0
         self.steps = 0
         self._batches: Iterator[np.ndarray] | None = None
