@@ -19,11 +19,13 @@ quotes the median over rounds of the time per step; a ratio is the median over r
 ratio within the round, which cancels most of the drift when other work shares the machine.
 
 Memory of a step:
-- ``tracemalloc``: coursekit's peak of numpy allocations during a step, above what was live before.
+- ``tracemalloc``: coursekit's peak of numpy allocations during a step, above what was live before,
+  plus the arrays the network keeps from step to step for its layer outputs (allocated by the
+  warm-up steps, so not seen as growth).
 - ``RSS``: for both frameworks the same way, in a fresh subprocess each: build the model, run two
   warm-up steps, give freed memory back (``malloc_trim``), reset the kernel's high-water mark
   (``/proc/self/clear_refs``), run three steps and report peak RSS (``VmHWM``) minus the resident
-  size before them. glibc's adaptive mmap threshold is pinned (``MALLOC_MMAP_THRESHOLD_``) so that
+  size before them, plus (for coursekit) the arrays it keeps between steps, as above. glibc's adaptive mmap threshold is pinned (``MALLOC_MMAP_THRESHOLD_``) so that
   large arrays are mapped and unmapped rather than kept in the heap, which would hide their reuse.
   The gradients of the previous step are dropped before the next in both.
 """
@@ -92,7 +94,16 @@ def coursekit_step(case: Case, dtype: str):
         model.step(grads, LR)
         return loss
 
+    step.model = model
     return step
+
+
+def kept_bytes(step) -> int:
+    """Bytes of the arrays a coursekit network keeps from one step to the next (its layer outputs)."""
+    model = getattr(step, "model", None)
+    if model is None:
+        return 0
+    return sum(a.nbytes for buffers in model._workspace.values() for arrays in buffers for a in arrays)
 
 
 def torch_step(case: Case, dtype: str):
@@ -232,7 +243,7 @@ def tracemalloc_peak(case: Case, dtype: str) -> int:
     step()
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
-    return peak - before
+    return peak - before + kept_bytes(step)
 
 
 def _status_kib(field: str) -> int:
@@ -254,7 +265,7 @@ def memory_child(framework: str, case: Case, dtype: str, threads: int) -> None:
     Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
     for _ in range(3):
         step()
-    print(json.dumps({"kib": _status_kib("VmHWM") - before}))
+    print(json.dumps({"kib": _status_kib("VmHWM") - before + kept_bytes(step) // 1024}))
 
 
 def rss_peak(framework: str, case: Case, dtype: str, threads: int) -> int | None:

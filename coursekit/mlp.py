@@ -45,6 +45,13 @@ class LayerCache(NamedTuple):
     activation: ActivationCache | None
 
 
+class _Buffers(NamedTuple):
+    """Arrays a training step writes in: each layer's output, and one for input gradients."""
+
+    Z: list[np.ndarray]  #: layer l's pre-activation (n_l, m), then its activation over it
+    dA: np.ndarray  #: flat, for the gradient with respect to the input of the layer at hand
+
+
 class MLP:
     """A multilayer perceptron: ``sizes[0]`` inputs, hidden layers, ``sizes[-1]`` outputs.
 
@@ -144,10 +151,14 @@ class MLP:
             start = self._slots[-1][1] if self._slots else 0
             self._slots.append((start, start + math.prod(shape), shape))
         self._n_params = self._slots[-1][1]
+        #: (slice of the flat array, shape to give it, or None when it is 1-D already) per parameter
+        self._parts = [(slice(start, stop), shape if len(shape) > 1 else None)
+                       for start, stop, shape in self._slots]
         self._checked_names: tuple = ()  # names and arrays of params when they last passed _check_params
         self._checked: tuple = ()
-        self._last_grads: tuple | None = None  # the views of the flat gradient last returned
-        self._workspace: dict[tuple, np.ndarray] = {}  # see _scratch
+        self._params_flat = False  # whether params are the views of self._flat, as first made
+        self._last_grads: tuple | None = None  # (flat gradient, its views) last returned
+        self._workspace: dict[int, _Buffers] = {}  # batch size -> arrays, see _buffers
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         self._flat = np.empty(self._n_params, self.dtype)
         self._flat_views = self._split(self._flat)
@@ -180,49 +191,50 @@ class MLP:
         ``Z_L`` has shape (m, sizes[-1]). For the squared-error loss the output activation is
         applied too and recorded in the last cache; the cross-entropies take ``Z_L`` itself.
         """
-        return self._forward(X, reuse=False)
+        out, caches = self._forward(self._checked_input(X), None)
+        return out, [LayerCache(LinearCache(x, W), act) for x, W, act in caches]
 
-    def _forward(self, X, reuse: bool) -> tuple[np.ndarray, list[LayerCache]]:
-        """:meth:`forward_logits`; with ``reuse``, into the arrays of :meth:`_scratch`.
+    def _forward(self, A: np.ndarray, buffers: _Buffers | None) -> tuple[np.ndarray, list[tuple]]:
+        """:meth:`forward_logits` of a checked input, into ``buffers`` if given (see :meth:`loss`).
 
-        Only :meth:`loss` reuses arrays: its layer outputs never leave it.
+        Each layer's cache is a plain tuple ``(input, W, activation cache)``, quicker to make.
         """
-        A = self._check_input(X)
-        self._check_params()
         hidden, _ = KERNELS[self.activation]
         squared_error = self.loss_name == "squared_error"
         params = self.params
-        caches: list[LayerCache] = []
+        caches = []
         last = self.n_layers - 1
-        m = A.shape[0]
-        for l, (W_name, b_name, W_shape, _) in enumerate(self._layout):
-            W, b = params[W_name], params[b_name]
-            dtype = np.result_type(A, W)
-            Z = affine(A, W, b, self._scratch("Z", l, (W_shape[0], m), dtype) if reuse else None)
-            linear_cache = LinearCache(A, W)
+        outputs = [None] * self.n_layers if buffers is None else buffers.Z
+        # When the backward needs only the activation (or its sign), it may overwrite Z.
+        in_place = buffers is not None and self.activation in IN_PLACE
+        for l, (W_name, b_name, _, _) in enumerate(self._layout):
+            W = params[W_name]
+            x = A
+            Z = affine(x, W, params[b_name], outputs[l])
             if l < last:
-                A, act_cache = hidden(Z, self._scratch("A", l, (W_shape[0], m), dtype).T if reuse else None)
+                A, act_cache = hidden(Z, Z if in_place else None)
             elif squared_error:
                 A, act_cache = KERNELS[self.output][0](Z)
             else:
                 act_cache = None
-            caches.append(LayerCache(linear_cache, act_cache))
+            caches.append((x, W, act_cache))
         return (A if squared_error else Z), caches
 
-    def _scratch(self, role: str, layer: int, shape: tuple[int, int], dtype) -> np.ndarray:
-        """An array kept from one training step to the next, so that it is not made again.
+    def _buffers(self, m: int) -> _Buffers:
+        """The arrays that training steps on batches of ``m`` examples write their layer outputs in.
 
         A fresh array of a few hundred KiB or more costs more than the arithmetic done in it:
-        the system maps its pages again, one fault per 4 KiB. The arrays are kept per role,
-        layer, shape and dtype, for the last few batch sizes.
+        the system maps its pages again, one fault per 4 KiB. So :meth:`loss`, whose layer outputs
+        never leave it, keeps them from step to step, for the last few batch sizes.
         """
-        key = (role, layer, shape, dtype)
-        array = self._workspace.get(key)
-        if array is None:
-            if len(self._workspace) >= SCRATCH_BATCH_SIZES * 3 * self.n_layers:
+        buffers = self._workspace.get(m)
+        if buffers is None:
+            if len(self._workspace) >= SCRATCH_BATCH_SIZES:
                 self._workspace.clear()  # batch sizes keep changing: start again
-            array = self._workspace[key] = np.empty(shape, dtype)
-        return array
+            Z = [np.empty((n, m), self.dtype) for n in self.sizes[1:]]
+            dA = np.empty(max(self.sizes[1:-1], default=0) * m, self.dtype)  # the widest hidden layer
+            buffers = self._workspace[m] = _Buffers(Z, dA)
+        return buffers
 
     def forward(self, X) -> np.ndarray:
         """Network output for a batch.
@@ -278,16 +290,19 @@ class MLP:
         grads : dict of str to array
             Same keys and shapes as :attr:`params`.
         """
-        out, caches = self._forward(X, reuse=True)
-        m = out.shape[0]
+        A = self._checked_input(X)
+        m = A.shape[0]
         if m == 0:
-            raise ValueError(f"X is empty: shape {(0, self.sizes[0])}")
+            raise ValueError(f"X is empty: shape {A.shape}")
+        # Reuse arrays only for the network's own flat parameters, all of its dtype.
+        buffers = self._buffers(m) if self._params_flat else None
+        out, caches = self._forward(A, buffers)
         if self.loss_name == "softmax_cross_entropy":  # labels or one-hot rows, checked there
             scale = 1.0 / m if self.reduction == "mean" else 1.0
             loss, dout = _softmax_cross_entropy(out, softmax_targets(y, m, out.shape[1]), scale)
         else:
             loss, dout = LOSSES[self.loss_name](out, self._targets(y, out.shape), self.reduction)
-        grads = self._backward(dout, caches, owned=True)
+        grads = self._backward(dout, caches, buffers)
         if self.l2:
             names = [W_name for W_name, _, _, _ in self._layout]
             penalty, dWs = l2_penalty((self.params[n] for n in names), self.l2)
@@ -302,69 +317,88 @@ class MLP:
         ``dout`` is the gradient with respect to what :meth:`forward_logits` returned. The data
         term's gradients are returned; :meth:`loss` adds the L2 term.
         """
-        dout = as_float_array(dout, "dout")
+        dout = as_float_array(dout, "dout").astype(self.dtype, copy=False)
         linear_cache, act_cache = caches[-1]
         if act_cache is not None:
             check_same_shape(dout, act_cache.z, "da", "the activation's input z")
         check_linear_upstream(dout, linear_cache)
-        return self._backward(dout, caches, owned=False)
+        return self._backward(dout, [(*linear, act) for linear, act in caches], None)
 
-    def _backward(self, dA: np.ndarray, caches: list[LayerCache], owned: bool) -> dict[str, np.ndarray]:
-        """:meth:`backward` without the checks.
+    def _backward(
+        self, dA: np.ndarray, caches: list[tuple], buffers: _Buffers | None
+    ) -> dict[str, np.ndarray]:
+        """:meth:`backward` without the checks, on the caches of :meth:`_forward`; it empties them.
 
-        ``owned`` says that ``dA`` and ``caches`` belong to this call, as in :meth:`loss`: ``dA``
-        may then be overwritten, and each layer's cache is dropped once it has been used, so that
-        its arrays are freed while the earlier layers still run.
+        Each layer's cache is dropped once it has been used, so that its arrays can be freed
+        while the earlier layers still run. With ``buffers`` (from :meth:`loss`, which owns
+        ``dA``), gradients with respect to the layers' inputs are written into them and ``dA``
+        may be overwritten.
         """
         _, hidden_grad = KERNELS[self.activation]
         self._last_grads = None  # free the previous flat gradient before making the next
-        grad_views = self._split(np.empty(self._n_params, self.dtype))
-        grads = dict(zip(self._names, grad_views, strict=True))
+        # For the network's own flat parameters, the gradients are views of one flat array too.
+        grad_flat = np.empty(self._n_params, self.dtype) if self._params_flat else None
+        grad_views = None if grad_flat is None else self._split(grad_flat)
+        grads = {}
         L = self.n_layers
+        # With buffers, dZ of an in-place activation goes over its activation (no longer needed:
+        # the layer above has its gradients), so that dA's buffer is free for the next dA.
+        in_place = buffers is not None and self.activation in IN_PLACE
         for l in range(L, 0, -1):
-            (x, W), act_cache = caches.pop() if owned else caches[l - 1]
-            if l < L:
-                dZ = hidden_grad(dA, act_cache, dA)  # dA is a fresh product: overwrite it
+            x, W, act_cache = caches.pop()
+            if l < L:  # dA is a product made here: it may be overwritten
+                dZ = hidden_grad(dA, act_cache, act_cache.a if in_place else dA)
             elif act_cache is not None:
-                dZ = KERNELS[self.output][1](dA, act_cache, dA if owned else None)
+                dZ = KERNELS[self.output][1](dA, act_cache, dA if buffers else None)
             else:
                 dZ = dA
             act_cache = None  # Z_l and A_l are not needed any more
-            affine_param_grads(dZ, x, out=grad_views[2 * l - 2 : 2 * l])
+            W_name, b_name, _, _ = self._layout[l - 1]
+            grads[W_name], grads[b_name] = affine_param_grads(
+                dZ, x, None if grad_views is None else grad_views[2 * l - 2 : 2 * l]
+            )
             if l > 1:  # the input X needs no gradient
-                dx = self._scratch("dA", l, x.T.shape, np.result_type(dZ, W)) if owned else None
-                dA = affine_input_grad(dZ, W, dx)
-        self._last_grads = grad_views
-        return grads
+                out = None
+                if buffers is not None and (in_place or l == L):  # dZ is not in buffers.dA
+                    m, n = x.shape
+                    out = buffers.dA[: n * m].reshape(n, m)
+                dA = affine_input_grad(dZ, W, out)
+        if grad_views is not None:
+            self._last_grads = (grad_flat, grad_views)
+            return dict(zip(self._names, grad_views, strict=True))
+        return {name: grads[name] for name in self.params}  # W1, b1, W2, ... as in params
 
     def step(self, grads: dict[str, np.ndarray], lr: float) -> None:
         """One gradient-descent update, ``p -= lr * grads[p]``, in place on :attr:`params`."""
         self._check_params()
-        last_grads, self._last_grads = self._last_grads, None
-        if last_grads is not None and self._all_flat(grads, last_grads):
+        last, self._last_grads = self._last_grads, None
+        if (
+            last is not None and self._params_flat and tuple(grads) == self._names
+            and all(map(operator.is_, grads.values(), last[1]))
+        ):
             # params and grads are the views of two flat arrays, laid out alike: update at once.
-            _descend(self._flat, last_grads[0].base, lr)
+            _descend(self._flat, last[0], lr)
             return
         for name, p in self.params.items():
             _descend(p, grads[name], lr)
 
-    def _all_flat(self, grads: dict[str, np.ndarray], grad_views: tuple) -> bool:
-        """Whether ``params`` are the views of the flat parameters and ``grads`` are ``grad_views``."""
-        flat, views = self._flat, self._flat_views
-        return (
-            tuple(grads) == self._names == tuple(self.params)
-            and all(map(operator.is_, grads.values(), grad_views))
-            and all(map(operator.is_, self.params.values(), views))
-            and all(view.base is flat for view in views)  # not so in a copy of the network
-        )
-
     def _split(self, flat: np.ndarray) -> tuple[np.ndarray, ...]:
         """Views of a flat array of every parameter's entries as ``W1, b1, W2, ...``."""
-        return tuple(flat[start:stop].reshape(shape) for start, stop, shape in self._slots)
+        return tuple([flat[part] if shape is None else flat[part].reshape(shape)
+                      for part, shape in self._parts])
+
+    def __setstate__(self, state: dict) -> None:
+        # A copy (copy.deepcopy) or an unpickled network has copies of the parameters, which
+        # are no longer views of its flat array: check them afresh.
+        self.__dict__.update(state)
+        self._checked_names = self._checked = ()
+        self._last_grads = None
 
     # -- checks --------------------------------------------------------------------------------
 
-    def _check_input(self, X) -> np.ndarray:
+    def _checked_input(self, X) -> np.ndarray:
+        """``X`` as an array of the network's dtype, after checking it and :attr:`params`."""
+        self._check_params()
         if (
             isinstance(X, np.ndarray) and X.dtype == self.dtype
             and X.ndim == 2 and X.shape[1] == self.sizes[0]
@@ -403,6 +437,12 @@ class MLP:
                     params[name] = p
         self._checked_names = tuple(params)
         self._checked = tuple(params.values())
+        flat, views = self._flat, self._flat_views
+        self._params_flat = (
+            self._checked_names == self._names
+            and all(map(operator.is_, self._checked, views))
+            and all(view.base is flat for view in views)
+        )
 
     def _expected_keys(self) -> list[str]:
         return [f"{kind}{l}" for l in range(1, self.n_layers + 1) for kind in "Wb"]
@@ -419,7 +459,11 @@ class MLP:
         return y
 
 
-#: How many batch sizes' arrays :meth:`MLP._scratch` keeps (a last, smaller batch is common).
+#: Hidden activations whose backward reads only ``a``, or the sign of ``z``, which is that of ``a``,
+#: before it writes: in :meth:`MLP.loss` each is computed over its input, and its gradient over it.
+IN_PLACE = {"tanh", "relu"}
+
+#: How many batch sizes' arrays :meth:`MLP._buffers` keeps (a last, smaller batch is common).
 SCRATCH_BATCH_SIZES = 3
 
 #: Entries per block of a large parameter's update (256 KiB in float64, so that it stays in cache).
