@@ -25,8 +25,9 @@ Memory of a step:
 - ``RSS``: for both frameworks the same way, in a fresh subprocess each: build the model, run two
   warm-up steps, give freed memory back (``malloc_trim``), reset the kernel's high-water mark
   (``/proc/self/clear_refs``), run three steps and report peak RSS (``VmHWM``) minus the resident
-  size before them, plus (for coursekit) the arrays it keeps between steps, as above. glibc's adaptive mmap threshold is pinned (``MALLOC_MMAP_THRESHOLD_``) so that
-  large arrays are mapped and unmapped rather than kept in the heap, which would hide their reuse.
+  size before them, plus (for coursekit) the arrays it keeps between steps, as above. glibc's
+  adaptive mmap threshold is pinned (``MALLOC_MMAP_THRESHOLD_``) so that large arrays are mapped
+  and unmapped rather than kept in the heap, which would hide their reuse.
   The gradients of the previous step are dropped before the next in both.
 """
 
