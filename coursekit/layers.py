@@ -11,6 +11,7 @@ Batches are rows: ``x`` has shape ``(m, n_in)``, ``W`` has shape ``(n_out, n_in)
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import NamedTuple
 
@@ -166,12 +167,23 @@ def affine_param_grads(
     With ``out=(dW, db)`` the gradients are written into those arrays. The input's gradient,
     :func:`affine_input_grad`, is left to the caller, which skips it for the first layer.
     """
+    # db as a product with a vector of ones: BLAS sums the batch about twice as fast as
+    # np.add.reduce does along an axis.
+    batch = ones(dout.shape[0], dout.dtype)
     if out is None:
-        return np.dot(dout.T, x), np.add.reduce(dout, axis=0)
+        return np.dot(dout.T, x), np.dot(dout.T, batch)
     dW, db = out
     np.dot(dout.T, x, out=dW)
-    np.add.reduce(dout, axis=0, out=db)
+    np.dot(dout.T, batch, out=db)
     return dW, db
+
+
+@functools.lru_cache(maxsize=32)
+def ones(n: int, dtype: np.dtype) -> np.ndarray:
+    """A read-only vector of ``n`` ones, made once: sums over an axis as matrix products."""
+    vector = np.ones(n, dtype)
+    vector.flags.writeable = False
+    return vector
 
 
 def step_forward(z) -> tuple[np.ndarray, ActivationCache]:
@@ -295,7 +307,8 @@ def _tanh(z: np.ndarray, out: np.ndarray | None = None) -> tuple[np.ndarray, Act
 
 
 def _tanh_grad(da: np.ndarray, cache: ActivationCache, out: np.ndarray | None = None) -> np.ndarray:
-    slope = cache.a * cache.a
+    a = cache.a
+    slope = np.multiply(a, a, out=a if out is a else None)  # over a, when the caller gives it up
     np.subtract(1.0, slope, out=slope)  # 1 - a**2 without a second temporary
     return np.multiply(da, slope, out=out)
 

@@ -19,7 +19,7 @@ from coursekit._validation import (
     check_same_shape,
     quiet_underflow,
 )
-from coursekit.layers import sigmoid
+from coursekit.layers import ones, sigmoid
 
 __all__ = [
     "LOSSES",
@@ -165,7 +165,7 @@ def _softmax_cross_entropy(
     shifted = zt - np.maximum.reduce(zt, axis=0)
     with quiet_underflow():  # exp of a very negative score is 0: harmless
         p = np.exp(shifted)
-        total = np.add.reduce(p, axis=0)
+        total = np.dot(ones(p.shape[0], p.dtype), p)  # each example's sum over its k classes
         # log softmax = shifted - log(total), softmax = exp(shifted) / total: one exp for both.
         p /= total
     if targets.ndim == 1:
