@@ -144,16 +144,16 @@ class MLP:
             (f"W{l}", f"b{l}", (sizes[l], sizes[l - 1]), (sizes[l],)) for l in range(1, len(sizes))
         ]
         self._names = tuple(name for W_name, b_name, _, _ in self._layout for name in (W_name, b_name))
-        self._shapes = tuple(shape for _, _, W_shape, b_shape in self._layout for shape in (W_shape, b_shape))
-        #: (start, stop, shape) of each parameter in the flat arrays of parameters and gradients
-        self._slots = []
-        for shape in self._shapes:
-            start = self._slots[-1][1] if self._slots else 0
-            self._slots.append((start, start + math.prod(shape), shape))
-        self._n_params = self._slots[-1][1]
-        #: (slice of the flat array, shape to give it, or None when it is 1-D already) per parameter
-        self._parts = [(slice(start, stop), shape if len(shape) > 1 else None)
-                       for start, stop, shape in self._slots]
+        #: (slice of the flat arrays of parameters and gradients, shape to give it, or None when
+        #: it is 1-D already) per parameter, in the order of _names
+        self._parts: list[tuple[slice, tuple | None]] = []
+        start = 0
+        for _, _, W_shape, b_shape in self._layout:
+            for shape in (W_shape, b_shape):
+                stop = start + math.prod(shape)
+                self._parts.append((slice(start, stop), shape if len(shape) > 1 else None))
+                start = stop
+        self._n_params = start
         self._checked_names: tuple = ()  # names and arrays of params when they last passed _check_params
         self._checked: tuple = ()
         self._params_flat = False  # whether params are the views of self._flat, as first made
