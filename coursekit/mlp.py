@@ -158,7 +158,7 @@ class MLP:
         self._checked: tuple = ()
         self._params_flat = False  # whether params are the views of self._flat, as first made
         self._last_grads: tuple | None = None  # (flat gradient, its views) last returned
-        self._workspace: dict[int, _Buffers] = {}  # batch size -> arrays, see _buffers
+        self._workspace: dict[int, _Buffers] = {}  # batch size -> arrays, see _take_buffers
         rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
         self._flat = np.empty(self._n_params, self.dtype)
         self._flat_views = self._split(self._flat)
@@ -220,21 +220,26 @@ class MLP:
             caches.append((x, W, act_cache))
         return (A if squared_error else Z), caches
 
-    def _buffers(self, m: int) -> _Buffers:
-        """The arrays that training steps on batches of ``m`` examples write their layer outputs in.
+    def _take_buffers(self, m: int) -> _Buffers:
+        """The arrays a training step on a batch of ``m`` examples writes its layer outputs in.
 
         A fresh array of a few hundred KiB or more costs more than the arithmetic done in it:
         the system maps its pages again, one fault per 4 KiB. So :meth:`loss`, whose layer outputs
-        never leave it, keeps them from step to step, for the last few batch sizes.
+        never leave it, keeps them from step to step (:meth:`_keep_buffers`), for the last few
+        batch sizes. They are taken out of the workspace while a call uses them: another thread
+        training the same network meanwhile makes its own.
         """
-        buffers = self._workspace.get(m)
+        buffers = self._workspace.pop(m, None)
         if buffers is None:
-            if len(self._workspace) >= SCRATCH_BATCH_SIZES:
-                self._workspace.clear()  # batch sizes keep changing: start again
             Z = [np.empty((n, m), self.dtype) for n in self.sizes[1:]]
             dA = np.empty(max(self.sizes[1:-1], default=0) * m, self.dtype)  # the widest hidden layer
-            buffers = self._workspace[m] = _Buffers(Z, dA)
+            buffers = _Buffers(Z, dA)
         return buffers
+
+    def _keep_buffers(self, m: int, buffers: _Buffers) -> None:
+        if m not in self._workspace and len(self._workspace) >= SCRATCH_BATCH_SIZES:
+            self._workspace.clear()  # batch sizes keep changing: start again
+        self._workspace[m] = buffers
 
     def forward(self, X) -> np.ndarray:
         """Network output for a batch.
@@ -295,14 +300,18 @@ class MLP:
         if m == 0:
             raise ValueError(f"X is empty: shape {A.shape}")
         # Reuse arrays only for the network's own flat parameters, all of its dtype.
-        buffers = self._buffers(m) if self._params_flat else None
-        out, caches = self._forward(A, buffers)
-        if self.loss_name == "softmax_cross_entropy":  # labels or one-hot rows, checked there
-            scale = 1.0 / m if self.reduction == "mean" else 1.0
-            loss, dout = _softmax_cross_entropy(out, softmax_targets(y, m, out.shape[1]), scale)
-        else:
-            loss, dout = LOSSES[self.loss_name](out, self._targets(y, out.shape), self.reduction)
-        grads = self._backward(dout, caches, buffers)
+        buffers = self._take_buffers(m) if self._params_flat else None
+        try:
+            out, caches = self._forward(A, buffers)
+            if self.loss_name == "softmax_cross_entropy":  # labels or one-hot rows, checked there
+                scale = 1.0 / m if self.reduction == "mean" else 1.0
+                loss, dout = _softmax_cross_entropy(out, softmax_targets(y, m, out.shape[1]), scale)
+            else:
+                loss, dout = LOSSES[self.loss_name](out, self._targets(y, out.shape), self.reduction)
+            grads = self._backward(dout, caches, buffers)
+        finally:
+            if buffers is not None:
+                self._keep_buffers(m, buffers)
         if self.l2:
             names = [W_name for W_name, _, _, _ in self._layout]
             penalty, dWs = l2_penalty((self.params[n] for n in names), self.l2)
@@ -463,7 +472,7 @@ class MLP:
 #: before it writes: in :meth:`MLP.loss` each is computed over its input, and its gradient over it.
 IN_PLACE = {"tanh", "relu"}
 
-#: How many batch sizes' arrays :meth:`MLP._buffers` keeps (a last, smaller batch is common).
+#: How many batch sizes' arrays :meth:`MLP._keep_buffers` keeps (a last, smaller batch is common).
 SCRATCH_BATCH_SIZES = 3
 
 #: Entries per block of a large parameter's update (256 KiB in float64, so that it stays in cache).

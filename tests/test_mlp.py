@@ -535,3 +535,30 @@ def test_an_empty_batch_is_refused():
     net = MLP([2, 3, 3], loss="softmax_cross_entropy", seed=0)
     with pytest.raises(ValueError, match="X is empty"):
         net.loss(np.ones((0, 2)), np.array([], dtype=int))
+
+
+def test_threads_training_one_network_get_their_own_results():
+    import threading
+
+    rng = np.random.default_rng(13)
+    net = MLP([20, 64, 64, 3], activation="tanh", loss="softmax_cross_entropy", seed=13)
+    batches = [(rng.standard_normal((100, 20)), rng.integers(0, 3, 100)) for _ in range(4)]
+    expected = [net.loss(X, y) for X, y in batches]  # the parameters do not change below
+    failures = []
+
+    def work(k: int) -> None:
+        X, y = batches[k]
+        for _ in range(150):
+            loss, grads = net.loss(X, y)
+            if loss != expected[k][0] or any(
+                not np.array_equal(grads[name], expected[k][1][name]) for name in grads
+            ):
+                failures.append(k)
+                return
+
+    threads = [threading.Thread(target=work, args=(k,)) for k in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
