@@ -396,12 +396,20 @@ class MLP:
         return tuple([flat[part] if shape is None else flat[part].reshape(shape)
                       for part, shape in self._parts])
 
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_workspace"], state["_last_grads"] = {}, None  # scratch: not worth copying
+        return state
+
     def __setstate__(self, state: dict) -> None:
-        # A copy (copy.deepcopy) or an unpickled network has copies of the parameters, which
-        # are no longer views of its flat array: check them afresh.
+        # In a copy (copy.deepcopy, pickle) each parameter is an array of its own, no longer a
+        # view of the copied flat array, though it holds the same numbers: make it one again.
         self.__dict__.update(state)
-        self._checked_names = self._checked = ()
-        self._last_grads = None
+        copied_views, self._flat_views = self._flat_views, self._split(self._flat)
+        for name, copied, view in zip(self._names, copied_views, self._flat_views, strict=True):
+            if self.params.get(name) is copied:
+                self.params[name] = view
+        self._checked_names = self._checked = ()  # check them afresh
 
     # -- checks --------------------------------------------------------------------------------
 

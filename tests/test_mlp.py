@@ -497,14 +497,22 @@ def test_assigned_arrays_and_edited_gradients_are_updated_as_given():
         np.testing.assert_array_equal(p, before[name] - 0.1 * grads[name])
 
 
-def test_a_copied_network_trains_on_its_own():
+@pytest.mark.parametrize("how", ["deepcopy", "pickle"])
+def test_a_copied_network_trains_on_its_own(how, monkeypatch):
     import copy
+    import pickle
 
     rng = np.random.default_rng(11)
     X, y = rng.standard_normal((10, 2)), rng.integers(0, 2, 10)
     original = MLP([2, 4, 2], activation="tanh", loss="softmax_cross_entropy", seed=11)
-    twin = copy.deepcopy(original)
+    original.loss(X, y)  # so that there are kept arrays and a last gradient to copy
+    twin = copy.deepcopy(original) if how == "deepcopy" else pickle.loads(pickle.dumps(original))
+    updates = []
+    descend = mlp_module._descend
+    monkeypatch.setattr(mlp_module, "_descend", lambda p, g, lr: (updates.append(p.shape), descend(p, g, lr)))
     fast_training(twin, X, y, 0.3, 5)
+    assert updates == [(twin.n_params(),)] * 5  # the copy updates its own flat array at once
+    monkeypatch.undo()
     untouched = MLP([2, 4, 2], activation="tanh", loss="softmax_cross_entropy", seed=11)
     for name, p in original.params.items():
         np.testing.assert_array_equal(p, untouched.params[name])  # the copy did not write here
