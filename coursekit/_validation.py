@@ -13,6 +13,8 @@ def as_float_array(value, name: str) -> np.ndarray:
 
     Integer and boolean input is promoted to float64; float32 and float64 are kept as they are.
     """
+    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
+        return value  # the common case, on every training step: nothing to convert or check
     array = np.asarray(value)
     if array.dtype == object or not (
         np.issubdtype(array.dtype, np.number) or array.dtype == bool

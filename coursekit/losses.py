@@ -52,8 +52,8 @@ def squared_error(pred, y, reduction: str = "sum") -> tuple[float, np.ndarray]:
     dpred : array, same shape as ``pred``
     """
     check_choice(reduction, REDUCTIONS, "reduction")
-    pred = _float_array(pred, "pred")
-    y = _float_array(y, "y")
+    pred = as_float_array(pred, "pred")
+    y = as_float_array(y, "y")
     check_same_shape(pred, y, "pred", "y")
     if pred.ndim == 0:
         raise ValueError("pred must have a batch axis: shape (m,) or (m, k), got a scalar")
@@ -84,8 +84,8 @@ def binary_cross_entropy(logits, y, reduction: str = "mean") -> tuple[float, np.
     dlogits : array, same shape as ``logits``: ``(sigmoid(z) - y) / logits.size`` for the mean
     """
     check_choice(reduction, REDUCTIONS, "reduction")
-    z = _float_array(logits, "logits")
-    y = _float_array(y, "y")
+    z = as_float_array(logits, "logits")
+    y = as_float_array(y, "y")
     check_same_shape(z, y, "logits", "y")
     if z.size == 0:
         raise ValueError("logits is empty")
@@ -131,7 +131,7 @@ def softmax_cross_entropy(logits, y, reduction: str = "mean") -> tuple[float, np
         ``(softmax(logits) - Y) / m``
     """
     check_choice(reduction, REDUCTIONS, "reduction")
-    z = _float_array(logits, "logits")
+    z = as_float_array(logits, "logits")
     check_ndim(z, 2, "logits", "(m, k)")
     m, k = z.shape
     if m == 0:
@@ -248,13 +248,6 @@ def l2_penalty(weights: Iterable[np.ndarray], lam: float) -> tuple[float, list[n
     weights = list(weights)
     penalty = 0.5 * lam * sum(float(np.sum(W * W)) for W in weights)
     return penalty, [lam * W for W in weights]
-
-
-def _float_array(value, name: str) -> np.ndarray:
-    """:func:`as_float_array`, without its checks for what is already a float array."""
-    if isinstance(value, np.ndarray) and value.dtype.kind == "f":
-        return value
-    return as_float_array(value, name)
 
 
 def _check_probabilities(y: np.ndarray, name: str) -> None:
