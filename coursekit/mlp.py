@@ -374,7 +374,6 @@ class MLP:
                 dA = affine_input_grad(dZ, W, out)
         if grad_views is not None:
             self._last_grads = (grad_flat, grad_views)
-            return dict(zip(self._names, grad_views, strict=True))
         return {name: grads[name] for name in self.params}  # W1, b1, W2, ... as in params
 
     def step(self, grads: dict[str, np.ndarray], lr: float) -> None:
