@@ -1,26 +1,12 @@
-"""Shared helpers of the benchmarks: timing with repeats, medians, markdown tables."""
+"""Shared helpers of the benchmarks: medians, percentiles, markdown tables, saved results."""
 
 from __future__ import annotations
 
 import statistics
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
-
-
-def timed(fn: Callable[[], object], repeats: int = 7, warmup: int = 1) -> list[float]:
-    """Wall-clock seconds of ``repeats`` calls of ``fn`` after ``warmup`` calls."""
-    for _ in range(warmup):
-        fn()
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - started)
-    return times
 
 
 def median(values) -> float:
@@ -42,18 +28,22 @@ def table(header: list[str], rows: list[list]) -> str:
     return "\n".join([line(header), "|" + "|".join("-" * (w + 2) for w in widths) + "|", *map(line, cells)])
 
 
-def save(name: str, text: str) -> Path:
-    """Write a result table to bench/results/<name>.md (and print it)."""
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}.md"
-    path.write_text(text + "\n")
+def save(name: str, text: str, keep: bool = True) -> None:
+    """Print a result and, with ``keep``, write it to bench/results/<name>.md.
+
+    A ``--quick`` run passes ``keep=False``, so that it does not replace the full run's results.
+    """
     print(text)
-    return path
+    if keep:
+        RESULTS.mkdir(parents=True, exist_ok=True)
+        (RESULTS / f"{name}.md").write_text(text + "\n")
 
 
 def bar_plot(name: str, labels: list[str], series: dict[str, list[float]], ylabel: str,
-             log: bool = False, target: float | None = None) -> Path:
-    """Save a grouped bar chart as bench/results/<name>.png (Agg, no pyplot)."""
+             log: bool = False, target: float | None = None, keep: bool = True) -> None:
+    """Save a grouped bar chart as bench/results/<name>.png (Agg, no pyplot); nothing without ``keep``."""
+    if not keep:
+        return
     import numpy as np
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
@@ -75,4 +65,3 @@ def bar_plot(name: str, labels: list[str], series: dict[str, list[float]], ylabe
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.png"
     fig.savefig(path, dpi=100)
-    return path

@@ -43,7 +43,6 @@ LATENCY = {
     **{f"tick:{name}": f"{name} (Play tick)" for name in PLAYERS},
 }
 SETTINGS = {"default": None, "1 thread": "1"}  # OPENBLAS_NUM_THREADS of each worker
-PLAY_INTERVAL_S = 0.150  # coursekit.widgets.playground.PLAY_INTERVAL
 
 
 # -- the worker: builds the explorers and times them ----------------------------------------------
@@ -135,9 +134,12 @@ class Worker:
             started = time.perf_counter()
             control.value = value
             elapsed = time.perf_counter() - started
-            if explorer.png() is png or bytes(explorer.image.value) != explorer.png():
+            if explorer.png() is png:
                 unchanged += 1  # a value the slider already had: nothing happened
                 continue
+            if bytes(explorer.image.value) != explorer.png():
+                raise RuntimeError(f"{type(explorer).__name__}: {name} = {value!r} drew a picture "
+                                   "that the image widget did not get")
             times.append(elapsed)
             stages.append(dict(self.stages, total=elapsed))
         return {"times": times, "stages": stages, "unchanged": unchanged}
@@ -292,6 +294,9 @@ def latency_tables(results: dict) -> tuple[str, str]:
 
 
 def encoder_table(encoders: dict) -> str:
+    differ = [name for name, r in encoders.items() if not r["same"]]
+    if differ:
+        raise RuntimeError(f"the direct PNG writer changed the pixels of {', '.join(differ)}")
     rows = []
     for name, r in encoders.items():
         ours, pil = median(r["ours"]), median(r["pil"])
@@ -302,13 +307,15 @@ def encoder_table(encoders: dict) -> str:
 
 
 def training_table(results: dict) -> str:
+    from coursekit.widgets.playground import PLAY_INTERVAL  # ms
+
     rows = []
     for setting in SETTINGS:
         steps = median([r["steps_per_s"] for r in results[setting]["steps"]])
         per_frame = results[setting]["steps"][0]["steps_per_frame"]
         tick = median([t for r in results[setting]["tick:PlaygroundExplorer"] for t in r["times"]])
         rows.append([setting, f"{steps:.0f}", per_frame, ms(tick), f"{per_frame / tick:.0f}",
-                     f"{per_frame / max(tick, PLAY_INTERVAL_S):.0f}"])
+                     f"{per_frame / max(tick, PLAY_INTERVAL / 1000):.0f}"])
     return table(["BLAS threads", "steps/s, no redraw", "steps per tick", "tick p50 (ms)",
                   "steps/s playing, ticks back to back", "steps/s playing, a tick every 150 ms"], rows)
 
@@ -377,7 +384,7 @@ def main() -> None:
         "",
         training_table(results),
     ]
-    save("explorers", "\n".join(text))
+    save("explorers", "\n".join(text), keep=not args.quick)
 
 
 if __name__ == "__main__":

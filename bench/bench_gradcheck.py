@@ -192,7 +192,8 @@ def cost_table(args) -> tuple[str, float]:
     header = ["network", "params", "gradcheck evals", "gradcheck s (median)", "full evals", "full s",
               "full s from per-eval time", "ms per eval", "speed-up", "verdict gc / full"]
     target = "met" if big_seconds <= 1.0 else "MISSED"
-    bar_plot("gradcheck", [f"{n_params(s):,}" for s in SIZES], plotted, "seconds (log)", log=True, target=1.0)
+    bar_plot("gradcheck", [f"{n_params(s):,}" for s in SIZES], plotted, "seconds (log)", log=True, target=1.0,
+             keep=not args.quick)
     text = (
         f"### 1. Cost by size (ReLU, softmax cross-entropy, batch {args.batch}, f = net.loss(X, y)[0], "
         f"BLAS threads {args.blas_threads or 'default'}, medians of {args.repeats} interleaved runs)\n\n"
@@ -412,7 +413,8 @@ def corpus_table(scale: Scale, sampled: bool) -> tuple[str, bool]:
     met = agree == full_runs
     summary += [
         f"loss evaluations per check: gradcheck {gc_evals:.0f}, full {full_evals:.0f}",
-        f"target: same verdicts (the same failed parameters) as the full check on every bug and seed: "
+        f"target: same verdicts (the same failed parameters) as the full check, on every bug and every seed "
+        f"the full check ran on: "
         f"{pct(agree, full_runs)}, {'met' if met else 'MISSED'}",
     ]
     where = (
@@ -532,7 +534,7 @@ def main() -> None:
         f"cores (load average {load:.1f} at the start; numpy {np.__version__}); "
         f"{time.perf_counter() - started:.0f} s"
     )
-    save("gradcheck", head + "\n\n" + "\n\n".join(sections))
+    save("gradcheck", head + "\n\n" + "\n\n".join(sections), keep=not args.quick)
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import nbclient
@@ -16,14 +17,19 @@ def lesson_of(solution: Path) -> Path:
     return ROOT / "lessons" / solution.relative_to(ROOT / "solutions")
 
 
-def execute(path: Path, allow_errors: bool = False, timeout: int = 120):
-    """Run a notebook top to bottom in its own folder; return the executed notebook."""
+def execute(path: Path, allow_errors: bool = False, timeout: int = 120, quiet: bool = False):
+    """Run a notebook top to bottom in its own folder; return the executed notebook.
+
+    ``quiet`` sends the kernel process's own stdout and stderr (start-up chatter; the cells'
+    output comes back as messages either way) to /dev/null.
+    """
     nb = nbformat.read(path, as_version=4)
     client = nbclient.NotebookClient(
         nb, timeout=timeout, kernel_name="python3", allow_errors=allow_errors,
         resources={"metadata": {"path": str(path.parent)}},
     )
-    client.execute()
+    streams = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL} if quiet else {}
+    client.execute(**streams)
     return nb
 
 
