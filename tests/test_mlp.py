@@ -395,12 +395,15 @@ def test_params_assigned_with_the_wrong_shape():
 
 
 def plain_training(net: MLP, X, y, lr: float, steps: int) -> list[float]:
-    """Gradient descent with each gradient copied, so that step() updates every array on its own."""
+    """Gradient descent on parameters of their own (not views of the flat array) and copied
+    gradients: no kept arrays, no flat gradient, one update per array."""
+    net.params = {name: p.copy() for name, p in net.params.items()}
     history = []
     for _ in range(steps):
         loss, grads = net.loss(X, y)
         history.append(loss)
         net.step({name: g.copy() for name, g in grads.items()}, lr)
+    assert not net._params_flat and not net._workspace  # the plain way, all along
     return history
 
 
@@ -435,6 +438,13 @@ def test_a_large_parameter_is_updated_in_blocks_to_the_same_numbers():
     plain = MLP([300, 200, 3], loss="softmax_cross_entropy", seed=6)
     assert fast_training(fast, X, y, 0.05, 3) == plain_training(plain, X, y, 0.05, 3)
     np.testing.assert_array_equal(fast.params["W1"], plain.params["W1"])
+    # Against the update in one piece, p - lr * g, with no blocks at all:
+    before = {name: p.copy() for name, p in fast.params.items()}
+    _, grads = fast.loss(X, y)
+    expected = {name: before[name] - 0.05 * grads[name] for name in before}
+    fast.step(grads, 0.05)
+    for name, p in fast.params.items():
+        np.testing.assert_array_equal(p, expected[name])
 
 
 def test_gradients_of_an_earlier_call_are_kept():
