@@ -8,7 +8,7 @@ import sys
 import time
 
 import pytest
-from demo_class import TOTALS as EXPECTED
+from demo_class import TOTALS
 from notebooks import ROOT
 
 from coursekit.grading.course import Course
@@ -31,7 +31,7 @@ def demo(tmp_path_factory):
 
 
 def expected_scores():
-    return {**EXPECTED, **{f"ada{k}": 8 for k in range(4)}}
+    return {**TOTALS, **{f"ada{k}": 8 for k in range(4)}}
 
 
 def judged(run):
@@ -99,8 +99,11 @@ def test_a_grader_failure_on_one_student_is_reported_and_not_kept(demo, tmp_path
         raise RuntimeError("disk full")
 
     monkeypatch.setattr(pipeline, "_judge_task", broken)
+    logged = []
     run = grade(ASSIGNMENT, demo, tmp_path / "out", COURSE, timeout=5, jobs=1, students=["ben", "eve"],
-                log=lambda _: None)
+                log=logged.append)
+    assert sorted(r.student for r in run.results) == ["ben", "eve"]
+    assert any("RuntimeError: disk full" in line for line in logged)  # the traceback, for the instructor
     for result in run.results:
         assert result.score == 0 and "the grader failed on this submission" in result.problems[0]
         assert "disk full" in result.problems[0] and result.fingerprint == ""

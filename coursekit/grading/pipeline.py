@@ -27,6 +27,7 @@ import multiprocessing
 import os
 import shutil
 import time
+import traceback
 import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -237,7 +238,7 @@ def grade(
 
     total = len(collected)
     bar = _progress(total, progress, initial=len(done))
-    for n, result in enumerate(_run_tasks(todo, jobs), len(done) + 1):
+    for n, result in enumerate(_run_tasks(todo, jobs, questions, log), len(done) + 1):
         _write_feedback(result, assignment, course, questions, out)
         _save_result(results_dir / f"{result.student}.json", result)
         done[result.student] = result
@@ -278,39 +279,50 @@ def _hidden_paths(course: Course, out: Path, submissions: Path) -> list[Path]:
 
 # -- one student, in a worker -----------------------------------------------------------------------
 
-def _run_tasks(tasks: list[_Task], jobs: int | None):
-    """Grade the tasks, several at once, yielding each result as soon as it is ready."""
+def _run_tasks(tasks: list[_Task], jobs: int | None, questions: list, log):
+    """Grade the tasks, several at once, yielding each result as soon as it is ready.
+
+    Whatever goes wrong on the grader's side for one student (an exception, or a worker process
+    that dies) is reported for that student, and the batch goes on.
+    """
     if not tasks:
         return
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))
     if jobs == 1:
         for task in tasks:
-            yield _grade_task(task)
+            try:
+                result = _judge_task(task)
+            except Exception as error:  # a failure of the machinery, not a judgement
+                result = _grader_failure(task, questions, error, log)
+            yield result
         return
     context = multiprocessing.get_context("spawn")  # no kernel clients or sockets inherited
     with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
-        futures = [pool.submit(_grade_task, task) for task in tasks]
+        futures = {pool.submit(_judge_task, task): task for task in tasks}
         for future in concurrent.futures.as_completed(futures):
-            yield future.result()
+            try:
+                result = future.result()
+            except Exception as error:  # BrokenProcessPool too: a worker died
+                result = _grader_failure(futures[future], questions, error, log)
+            yield result
 
 
-def _grade_task(task: _Task) -> StudentResult:
-    """Run and judge one student's notebooks (in a worker process, or inline for one job).
+def _grader_failure(task: _Task, questions: list, error: Exception, log) -> StudentResult:
+    """A zero for a student the grader failed on, saying so; not kept for a rerun to reuse."""
+    log(f"{task.student}: the grader failed:\n" + "".join(traceback.format_exception(error)).rstrip())
+    result = _blank_result(task, questions, fingerprint="")
+    result.problems.insert(0, f"the grader failed on this submission ({type(error).__name__}: "
+                              f"{str(error)[:200]}); run coursekit grade again to retry it")
+    return result
 
-    Whatever goes wrong on the grader's side for one student is reported for that student, and
-    the batch goes on; such a result is not kept for a rerun to reuse.
-    """
-    try:
-        return _judge_task(task)
-    except Exception as error:  # a failure of the machinery, not a judgement: report it and go on
-        course = Course.load(task.course_root)
-        questions = _questions(course, task.assignment, course.notebooks(task.assignment))
-        result = StudentResult(task.student, {question_key(q, questions): 0.0 for q in questions},
-                               sum(q.max_score for q in questions), notes=list(task.notes),
-                               fingerprint="")
-        result.problems.append(f"the grader failed on this submission ({type(error).__name__}: "
-                               f"{str(error)[:200]}); run coursekit grade again to retry it")
-        return result
+
+def _blank_result(task: _Task, questions: list, fingerprint: str) -> StudentResult:
+    """No points yet, the intake's notes and problems of the submission."""
+    result = StudentResult(task.student, {question_key(q, questions): 0.0 for q in questions},
+                           sum(q.max_score for q in questions), notes=list(task.notes),
+                           fingerprint=fingerprint)
+    result.problems.extend(f"{nb}.ipynb: {why}" for nb, why in task.failures.items())
+    return result
 
 
 def _judge_task(task: _Task) -> StudentResult:
@@ -321,10 +333,7 @@ def _judge_task(task: _Task) -> StudentResult:
     checks = load_checks(judges_path(course, task.assignment))
     questions = _questions(course, task.assignment, course.notebooks(task.assignment))
     reference = record.load(Path(task.reference))
-    result = StudentResult(task.student, {question_key(q, questions): 0.0 for q in questions},
-                           sum(q.max_score for q in questions), notes=list(task.notes),
-                           fingerprint=task.fingerprint)
-    result.problems.extend(f"{nb}.ipynb: {why}" for nb, why in task.failures.items())
+    result = _blank_result(task, questions, task.fingerprint)
     by_id = {c.grade_id: c for c in checks}
     for name, path in task.notebooks.items():
         release = nbformat.read(course.release / task.assignment / f"{name}.ipynb", as_version=4)
