@@ -61,9 +61,6 @@ class PerceptronExplorer(Explorer):
         self.readout = widgets.HTML()
 
         self.view = LinearBoundaryView(self.fig.add_subplot())
-        # Nearest-neighbour regions: colouring the grid before resampling gives the same pixels,
-        # in less than half the time.
-        self.view.region.set_interpolation_stage("data")
         self.title = self.view.ax.set_title("")
 
         for control in self.sliders.values():

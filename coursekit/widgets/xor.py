@@ -166,10 +166,6 @@ class XORNetworkView:
 
         ax = ax_hidden
         self.hidden_region = region_image(ax, self.lim, resolution)
-        # Nearest-neighbour regions: colouring the grid before resampling gives the same pixels,
-        # in less than half the time.
-        for image in (self.region, self.hidden_region):
-            image.set_interpolation_stage("data")
         (self.output_line,) = ax.plot([], [], color="black", lw=2, zorder=2,
                                       label=f"output: $W_2 h + b_2 = {self.threshold:g}$")
         self.hidden_points = class_points(ax)
