@@ -152,3 +152,9 @@ def test_a_kernel_inherits_no_secrets_from_the_grader(monkeypatch, tmp_path):
 def test_static_delegation_follows_module_aliases(source):
     assert static_delegation(source, ("coursekit.layers:sigmoid_backward",)) == [
         "coursekit.layers:sigmoid_backward"]
+
+
+def test_static_delegation_follows_an_alias_of_the_package():
+    source = "import coursekit as ck\ndef f(X):\n    return ck.MLP([2, 1]).forward(X)"
+    assert static_delegation(source, ("coursekit.mlp:MLP.forward",)) == ["coursekit.mlp:MLP.forward"]
+    assert static_delegation("import numpy as ck\nck.MLP", ("coursekit.mlp:MLP.forward",)) == []

@@ -189,12 +189,12 @@ def static_delegation(source: str, delegates: tuple[str, ...]) -> list[str]:
 
 
 def _aliases(tree, module: str, parent: str, last: str) -> set[str]:
-    """Names the code binds to ``module``: ``import coursekit.layers as L``,
-    ``from coursekit import layers as L``."""
+    """Names the code binds to ``module`` or to its package: ``import coursekit.layers as L``,
+    ``from coursekit import layers as L``, ``import coursekit as ck`` (for ``ck.MLP``)."""
     names = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
-            names.update(a.asname for a in node.names if a.name == module and a.asname)
+            names.update(a.asname for a in node.names if a.name in (module, parent) and a.asname)
         elif isinstance(node, ast.ImportFrom) and node.module == parent:
             names.update(a.asname or a.name for a in node.names if a.name == last)
     return names
