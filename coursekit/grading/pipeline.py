@@ -513,12 +513,13 @@ def _assignment_in_gradebook(db_url: str, config, assignment: str, course: Cours
 def _write_gradebook(db_url: str, course: Course, assignment: str, questions, results) -> None:
     """Put every result in the gradebook, one transaction per student; repeating it changes nothing."""
     from nbgrader.api import Gradebook
+    from sqlalchemy.exc import SAWarning
 
     course_id = Course.config_of(course.root).CourseDirectory.get("course_id", "coursekit")
     ensure_scripts_on_path()
     with Gradebook(db_url, course_id) as gb, warnings.catch_warnings():
         # nbgrader's own session handling warns on every new submission; it is not our doing.
-        warnings.filterwarnings("ignore", message=".*not in session.*")
+        warnings.filterwarnings("ignore", message=".*not in session.*", category=SAWarning)
         for result in results:
             gb.update_or_create_student(result.student)
             gb.update_or_create_submission(assignment, result.student)
