@@ -106,8 +106,7 @@ class Explorer:
         canvas = self.fig.canvas
         animated = self.animated_artists()
         if not animated:
-            canvas.draw()
-            self.fig.set_layout_engine("none")  # keep the layout of the first draw
+            self._draw_whole_figure()
         else:
             for artist in animated:
                 artist.set_animated(True)  # left out of the background, drawn below instead
@@ -117,6 +116,10 @@ class Explorer:
                 artist.draw(renderer)
         self._png = _encode_png(canvas)
         self.image.value = self._png
+
+    def _draw_whole_figure(self) -> None:
+        self.fig.canvas.draw()
+        self.fig.set_layout_engine("none")  # keep the layout of the first draw
 
     def _show_background(self, key, parts: dict) -> None:
         """Put the static picture of these keys on the canvas: kept, partly redrawn, or drawn."""
@@ -130,8 +133,7 @@ class Explorer:
             if parts and self._shown_key is not None and self._shown_key[0] == key:
                 self._redraw_parts(key, parts)  # only parts changed
             else:
-                canvas.draw()
-                self.fig.set_layout_engine("none")  # keep the layout of the first draw
+                self._draw_whole_figure()
             self._backgrounds[full_key] = canvas.copy_from_bbox(self.fig.bbox)
             while len(self._backgrounds) > self.backgrounds_kept:
                 self._backgrounds.popitem(last=False)
