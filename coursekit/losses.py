@@ -8,6 +8,7 @@ logits as large as 1e4 in magnitude give finite losses and gradients with no war
 from __future__ import annotations
 
 import functools
+import math
 from collections.abc import Iterable
 
 import numpy as np
@@ -174,8 +175,9 @@ def _softmax_cross_entropy(
         is_target = np.equal(_class_ids(z.shape[1]), targets)
         if np.count_nonzero(is_target) != targets.shape[0]:
             raise _label_range_error(targets, z.shape[1])
-        # (Not a product with the mask: a logit of -inf elsewhere in the row would give nan.)
-        picked = np.add.reduce(shifted[is_target])
+        picked = np.vdot(shifted, is_target)  # a product with the mask: quicker than selecting
+        if not math.isfinite(picked):  # a logit of -inf elsewhere gives -inf * 0 = nan: select
+            picked = np.add.reduce(shifted[is_target])
         loss = scale * float(np.add.reduce(np.log(total)) - picked)
         p -= is_target
     else:

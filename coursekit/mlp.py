@@ -50,6 +50,7 @@ class _Buffers(NamedTuple):
 
     Z: list[np.ndarray]  #: layer l's pre-activation (n_l, m), then its activation over it
     dA: np.ndarray  #: flat, for the gradient with respect to the input of the layer at hand
+    dA_in: list[np.ndarray | None]  #: [l - 1]: gradient of layer l's input (n_{l-1}, m), a view of dA
 
 
 class MLP:
@@ -233,7 +234,8 @@ class MLP:
         if buffers is None:
             Z = [np.empty((n, m), self.dtype) for n in self.sizes[1:]]
             dA = np.empty(max(self.sizes[1:-1], default=0) * m, self.dtype)  # the widest hidden layer
-            buffers = _Buffers(Z, dA)
+            dA_in = [None] + [dA[: n * m].reshape(n, m) for n in self.sizes[1:-1]]
+            buffers = _Buffers(Z, dA, dA_in)
         return buffers
 
     def _keep_buffers(self, m: int, buffers: _Buffers) -> None:
@@ -369,12 +371,12 @@ class MLP:
             if l > 1:  # the input X needs no gradient
                 out = None
                 if buffers is not None and (in_place or l == L):  # dZ is not in buffers.dA
-                    m, n = x.shape
-                    out = buffers.dA[: n * m].reshape(n, m)
+                    out = buffers.dA_in[l - 1]
                 dA = affine_input_grad(dZ, W, out)
-        if grad_views is not None:
-            self._last_grads = (grad_flat, grad_views)
-        return {name: grads[name] for name in self.params}  # W1, b1, W2, ... as in params
+        if grad_views is None:
+            return {name: grads[name] for name in self.params}  # W1, b1, W2, ... as in params
+        self._last_grads = (grad_flat, grad_views)
+        return dict(zip(self._names, grad_views, strict=True))  # the keys of params, in order
 
     def step(self, grads: dict[str, np.ndarray], lr: float) -> None:
         """One gradient-descent update, ``p -= lr * grads[p]``, in place on :attr:`params`."""

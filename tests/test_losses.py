@@ -180,6 +180,23 @@ def test_softmax_cross_entropy_is_stable_for_huge_logits(reduction):
     np.testing.assert_array_equal(grad, [[0.0, 0.0, 0.0], [-1.0, 0.0, 1.0]])
 
 
+def test_softmax_cross_entropy_with_masked_logits():
+    # A logit of -inf rules a class out: probability 0, and no nan from -inf * 0 in the loss.
+    z = np.array([[0.0, -np.inf, np.log(3.0)], [-np.inf, 2.0, 2.0]])
+    labels = np.array([2, 1])
+    loss, grad = compute_without_warnings(losses.softmax_cross_entropy, z, labels, "sum")
+    # By hand: row 0 is softmax (1/4, 0, 3/4), row 1 is (0, 1/2, 1/2).
+    assert loss == pytest.approx(-np.log(3 / 4) - np.log(1 / 2), rel=1e-15)
+    np.testing.assert_allclose(grad, [[1 / 4, 0.0, -1 / 4], [0.0, -1 / 2, 1 / 2]], rtol=1e-15)
+    expected = torch_loss_and_grad(
+        lambda p: F.cross_entropy(p, torch.tensor(labels), reduction="sum"), z
+    )
+    assert_matches((loss, grad), expected)
+    # The target itself ruled out costs an infinite loss, as in torch.
+    loss, _ = compute_without_warnings(losses.softmax_cross_entropy, z, np.array([1, 1]), "sum")
+    assert loss == np.inf
+
+
 def test_softmax_is_stable_for_huge_logits():
     p = compute_without_warnings(losses.softmax, HUGE)
     assert np.all(np.isfinite(p))
