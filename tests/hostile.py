@@ -119,8 +119,25 @@ def wrap(name: str, body: str) -> str:
             + "".join(f"    {line}\n" for line in body.splitlines()))
 
 
+ESCAPE = """
+import os, signal, socket
+try:
+    socket.create_connection(("127.0.0.1", {port}), timeout=5).sendall(b"escaped")
+    print("CONNECTED")
+except OSError as e:
+    print("blocked", e)
+for pid in ({pid}, os.getppid()):
+    try:
+        os.kill(pid, signal.SIGKILL)
+        print("KILLED", pid)
+    except OSError as e:
+        print("blocked", e)
+"""
+
+
 def build(release_path: Path, solution_path: Path, dest: Path, delegated: dict[str, str],
-          secrets: list[Path], first_question_functions: list[str]) -> dict[str, str]:
+          secrets: list[Path], first_question_functions: list[str], outside: tuple[int, int]
+          ) -> dict[str, str]:
     """Write the corpus of one notebook into ``dest`` (a folder per student); return name -> what.
 
     Parameters
@@ -132,6 +149,9 @@ def build(release_path: Path, solution_path: Path, dest: Path, delegated: dict[s
         another student's results).
     first_question_functions : list of str
         The functions judged by the first graded question, which some variants break.
+    outside : (int, int)
+        The port of a server on the grader's machine, and the pid of a process outside the
+        sandbox: a hostile student tries to reach the one and to kill the other.
     """
     release = nbformat.read(release_path, as_version=4)
     solution = nbformat.read(solution_path, as_version=4)
@@ -191,6 +211,10 @@ def build(release_path: Path, solution_path: Path, dest: Path, delegated: dict[s
     add("reader_writer", "tries to read the solutions and judges and write the gradebook and others' "
         "results; exercises left empty",
         _insert_after_setup(copy.deepcopy(release), reads + "\n" + writes))
+    port, pid = outside
+    add("escaper", "tries to reach a server on the grader's machine and to kill a process outside its "
+        "sandbox, and its own parent; exercises left empty",
+        _insert_after_setup(copy.deepcopy(release), ESCAPE.format(port=port, pid=pid)))
     nb = copy.deepcopy(release)
     for cell in nb.cells:
         if meta(cell).get("solution"):

@@ -5,6 +5,11 @@ submission changes another's score.
 """
 
 import json
+import socket
+import subprocess
+import sys
+from pathlib import Path
+from typing import NamedTuple
 
 import nbformat
 import pytest
@@ -97,7 +102,7 @@ def expected_scores(assignment):
         "honest": full, "blank": none, "patcher": none, "patcher_solved": full, "always_equal": none,
         "wrong_shape": {g: (p if g in SCALAR_ONLY else 0) for g, p in pts.items()},
         "test_editor": none, "test_deleter": full, "meta_editor": none, "fake_output": none,
-        "noisy": full, "reader_writer": none, "delegator": none, "looper": without_first,
+        "noisy": full, "reader_writer": none, "escaper": none, "delegator": none, "looper": without_first,
         "memory_bomb": full, "exiter": without_first, "killer": full, "corrupt": none,
     }, delegated
 
@@ -114,14 +119,43 @@ def graded(request, tmp_path_factory):
     judges = COURSE.root / "judges" / f"{assignment}.py"
     secrets = [solution_file, judges, out / "gradebook.db", out / "results" / "honest.json"]
     before = {p: p.read_bytes() for p in (solution_file, judges)}
-    corpus = build(COURSE.release / assignment / f"{notebook}.ipynb", solution_file, subs,
-                   delegated_code, secrets, first_functions)
-    run = grade(assignment, subs, out, COURSE, timeout=10, log=lambda _: None)
-    return assignment, run, corpus, before, out
+    # What the "escaper" student tries to reach from its sandbox: a server, and a process.
+    server = socket.create_server(("127.0.0.1", 0))
+    victim = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        corpus = build(COURSE.release / assignment / f"{notebook}.ipynb", solution_file, subs,
+                       delegated_code, secrets, first_functions, (server.getsockname()[1], victim.pid))
+        run = grade(assignment, subs, out, COURSE, timeout=10, log=lambda _: None)
+        escaped = {"victim killed": victim.poll() is not None, "connected": _has_connection(server)}
+    finally:
+        victim.kill()
+        victim.wait()
+        server.close()
+    return Graded(assignment, run, corpus, before, out, escaped)
+
+
+class Graded(NamedTuple):
+    assignment: str
+    run: object
+    corpus: dict
+    before: dict
+    out: Path
+    escaped: dict
+
+
+def _has_connection(server: socket.socket) -> bool:
+    """Whether anyone connected to ``server`` (a connection waits in its backlog until accepted)."""
+    server.setblocking(False)
+    try:
+        connection, _ = server.accept()
+    except BlockingIOError:
+        return False
+    connection.close()
+    return True
 
 
 def test_every_submission_gets_exactly_what_it_earned(graded):
-    assignment, run, corpus, _, _ = graded
+    assignment, run, corpus, _, _, _ = graded
     expected, _ = expected_scores(assignment)
     assert set(expected) == set(corpus)
     got = {r.student: r.scores for r in run.results}
@@ -130,7 +164,7 @@ def test_every_submission_gets_exactly_what_it_earned(graded):
 
 
 def test_delegation_is_flagged_by_name(graded):
-    assignment, run, _, _, _ = graded
+    assignment, run, _, _, _, _ = graded
     _, delegated = expected_scores(assignment)
     flags = run.by_student()["delegator"].flags
     for grade_id in delegated:
@@ -139,7 +173,7 @@ def test_delegation_is_flagged_by_name(graded):
 
 
 def test_tampering_is_flagged_and_honest_work_is_not(graded):
-    _, run, _, _, _ = graded
+    _, run, _, _, _, _ = graded
     by = run.by_student()
     assert any("edited" in f for f in by["test_editor"].flags)
     assert any("points" in f for f in by["test_editor"].flags)
@@ -150,7 +184,7 @@ def test_tampering_is_flagged_and_honest_work_is_not(graded):
 
 
 def test_hostile_code_could_not_touch_the_course(graded):
-    _, run, _, before, out = graded
+    _, run, _, before, out, _ = graded
     for path, content in before.items():
         assert path.read_bytes() == content
     honest = json.loads((out / "results" / "honest.json").read_text())
@@ -159,7 +193,7 @@ def test_hostile_code_could_not_touch_the_course(graded):
 
 
 def test_crashes_and_limits_are_reported(graded):
-    _, run, _, _, _ = graded
+    _, run, _, _, _, _ = graded
     by = run.by_student()
     assert any("time limit" in p or "ran past" in p for f in by["looper"].failures.values() for p in
                (x["message"] for x in f))
@@ -168,8 +202,15 @@ def test_crashes_and_limits_are_reported(graded):
     assert "not JSON" in by["corrupt"].problems[0]
 
 
+def test_hostile_code_could_not_reach_the_network_or_other_processes(graded):
+    assert graded.escaped == {"victim killed": False, "connected": False}
+    # Killing its parent did not even kill its own kernel: inside the sandbox that is bwrap's pid 1.
+    notes = graded.run.by_student()["escaper"].notes
+    assert not any("kernel died" in n for n in notes), notes
+
+
 def test_feedback_explains_without_revealing_the_hidden_tests(graded):
-    assignment, run, _, _, _ = graded
+    assignment, run, _, _, _, _ = graded
     by = run.by_student()
     solution = (COURSE.source / assignment / f"{LESSONS[assignment][0]}.ipynb").read_text()
     hidden_code = solution[solution.index("BEGIN HIDDEN TESTS"):].split("END HIDDEN TESTS")[0]

@@ -2,6 +2,7 @@
 
 import json
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -125,6 +126,17 @@ def test_without_bubblewrap_grading_warns_and_goes_on(monkeypatch, tmp_path):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         sandbox.kernel_argv(tmp_path, [], 2**30, isolate=False)  # asked for no isolation: no warning
+
+
+def test_the_sandbox_keeps_what_the_kernel_needs_under_tmp(monkeypatch):
+    # A virtual environment in /tmp (and a coursekit checked out there) would vanish under the
+    # sandbox's empty /tmp: they are bound back in. /usr and the like need nothing.
+    monkeypatch.setattr(sandbox.sys, "prefix", "/tmp/ck-venv")
+    monkeypatch.setattr(sandbox.sys, "base_prefix", "/usr")
+    needed = sandbox._needed_under_tmp()
+    assert Path("/tmp/ck-venv").resolve() in needed
+    assert all(Path("/tmp").resolve() in p.parents for p in needed)
+    assert not any(p in (Path("/usr"), Path("/")) for p in needed)
 
 
 def test_records_are_json_and_npz_only(tmp_path):

@@ -8,10 +8,12 @@ student keeps the credit for everything the crash did not break.
 
 from __future__ import annotations
 
+import os
 import queue
+import shutil
 import subprocess
+import tempfile
 import time
-import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,6 +27,8 @@ from coursekit.grading.sandbox import kernel_argv, kernel_env
 GRACE = 5.0
 #: Seconds a kernel gets to start.
 STARTUP = 60.0
+#: Where each kernel's folder of sockets goes: a short path, whatever $TMPDIR says.
+SOCKETS_DIR = "/tmp" if os.path.isdir("/tmp") else None
 
 
 @dataclass
@@ -55,16 +59,25 @@ class SandboxKernel:
                  isolate: bool = True):
         self.workdir = Path(workdir).resolve()
         self.timeout = float(timeout)
-        argv = kernel_argv(self.workdir, hidden, memory, isolate)
-        # A fresh connection file (ports and key) for every kernel: a restarted kernel must not meet
-        # messages of the one it replaces.
-        connection = self.workdir / f".kernel-{uuid.uuid4().hex}.json"
-        self.km = KernelManager(connection_file=str(connection))
+        # The kernel talks over Unix sockets in a private folder of its own (the sandbox has no
+        # network), made fresh for every kernel: a restarted kernel must not meet messages of the
+        # one it replaces, and nothing else can reach them. Under /tmp, because a socket's path
+        # must be short (108 bytes), which a work folder's may not be.
+        self.channels = Path(tempfile.mkdtemp(prefix="coursekit-kernel-", dir=SOCKETS_DIR))
+        argv = kernel_argv(self.workdir, hidden, memory, isolate, self.channels)
+        self.km = KernelManager(connection_file=str(self.channels / "kernel.json"), transport="ipc",
+                                ip=str(self.channels / "socket"))
         self.km._kernel_spec = KernelSpec(argv=argv, display_name="coursekit sandbox", language="python",
                                           interrupt_mode="message")  # reaches it inside bwrap
-        # the kernel's own stderr holds only ipykernel's start-up chatter; cell output comes as messages
-        self.km.start_kernel(env=kernel_env(self.workdir), cwd=str(self.workdir), stdout=subprocess.DEVNULL,
-                             stderr=subprocess.DEVNULL)
+        try:
+            # the kernel's own stderr holds only ipykernel's start-up chatter; cell output comes as
+            # messages
+            self.km.start_kernel(env=kernel_env(self.workdir), cwd=str(self.workdir),
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        except BaseException:
+            self.km.cleanup_resources()
+            shutil.rmtree(self.channels, ignore_errors=True)
+            raise
         self.kc = self.km.client()
         self.kc.start_channels()
         try:
@@ -128,9 +141,12 @@ class SandboxKernel:
         try:
             self.kc.stop_channels()
         finally:
-            if self.km.has_kernel:
-                self.km.shutdown_kernel(now=True)
-            self.km.cleanup_resources()
+            try:
+                if self.km.has_kernel:
+                    self.km.shutdown_kernel(now=True)
+                self.km.cleanup_resources()
+            finally:
+                shutil.rmtree(self.channels, ignore_errors=True)
 
 
 def run_cells(cells: list[str], start_kernel, replayable: list[bool] | None = None,

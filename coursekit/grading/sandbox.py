@@ -1,9 +1,11 @@
 """Run a student's code in a kernel that cannot see the course's answers.
 
-Where Debian's bubblewrap (``bwrap``) is installed, the kernel runs in its own mount namespace: the
+Where Debian's bubblewrap (``bwrap``) is installed, the kernel runs in its own namespaces: the
 file system is read-only, ``/tmp`` is empty, and the paths listed as hidden
 (``solutions/``, the course directory with its gradebook, the other submissions, the repository's
-history) are replaced by empty folders. Only the student's own work folder is writable. Without
+history) are replaced by empty folders. Only the student's own work folder, and the folder of the
+kernel's sockets, are writable. It has no network (not even the grader's machine: no database, no
+other kernel) and sees no process but its own, so it can neither reach nor kill the grader. Without
 bubblewrap the kernel still gets its memory cap, and a warning says that it is not isolated.
 """
 
@@ -51,13 +53,17 @@ def bwrap() -> str | None:
 
 _BWRAP_OK: dict[str, bool] = {}
 
+#: bubblewrap's options for the namespaces a kernel gets of its own: no network, no other
+#: processes in sight, no shared memory with them.
+NAMESPACES = ("--unshare-net", "--unshare-pid", "--unshare-ipc")
+
 
 def _bwrap_works(path: str) -> bool:
     # Containers without user namespaces have the binary but cannot use it: try it once.
     if path not in _BWRAP_OK:
         import subprocess
 
-        probe = subprocess.run([path, "--ro-bind", "/", "/", "--dev", "/dev", "true"],
+        probe = subprocess.run([path, "--ro-bind", "/", "/", "--dev", "/dev", *NAMESPACES, "true"],
                                capture_output=True, timeout=20)
         _BWRAP_OK[path] = probe.returncode == 0
     return _BWRAP_OK[path]
@@ -68,19 +74,22 @@ def _needed_under_tmp() -> list[Path]:
     import coursekit
 
     tmp = Path("/tmp").resolve()
-    needed = {Path(sys.prefix), Path(sys.base_prefix), Path(sys.executable).resolve().parent,
-              Path(coursekit.__file__).resolve().parent}
-    return sorted(p.resolve() for p in needed if tmp in p.resolve().parents)
+    needed = {Path(p).resolve() for p in (sys.prefix, sys.base_prefix, Path(sys.executable).resolve().parent,
+                                          Path(coursekit.__file__).parent)}
+    return sorted(p for p in needed if tmp in p.parents)
 
 
-def kernel_argv(workdir: Path, hidden: Iterable[Path], memory: int, isolate: bool = True) -> list[str]:
+def kernel_argv(workdir: Path, hidden: Iterable[Path], memory: int, isolate: bool = True,
+                channels: Path | None = None) -> list[str]:
     """The command line of a kernel for one submission.
 
     Parameters
     ----------
     workdir : Path
-        The student's work folder: the notebook's cwd, $HOME, and the only writable place. The
-        connection file must be inside it.
+        The student's work folder: the notebook's cwd, $HOME, and writable.
+    channels : Path, optional
+        The folder of the kernel's connection file and sockets (jupyter's "ipc" transport: the
+        kernel has no network to listen on), writable too. Defaults to the work folder.
     hidden : paths
         Folders the kernel must not see (they appear empty).
     memory : int
@@ -110,9 +119,13 @@ def kernel_argv(workdir: Path, hidden: Iterable[Path], memory: int, isolate: boo
             args += ["--tmpfs", str(path)]
         elif path.is_file():
             args += ["--ro-bind", "/dev/null", str(path)]
-    args += ["--bind", str(workdir), str(workdir), "--chdir", str(workdir),
-             "--setenv", "HOME", str(workdir), "--unshare-ipc", "--die-with-parent",
-             "--new-session"]
+    args += ["--bind", str(workdir), str(workdir)]
+    if channels is not None and Path(channels).resolve() != workdir:
+        args += ["--bind", str(Path(channels).resolve()), str(Path(channels).resolve())]
+    # In its own process namespace the kernel's parent is bwrap's pid 1, which ipykernel takes for
+    # an orphaned kernel's when it is told a parent to watch: --die-with-parent does that job.
+    args += ["--chdir", str(workdir), "--setenv", "HOME", str(workdir), *NAMESPACES,
+             "--die-with-parent", "--new-session", "--unsetenv", "JPY_PARENT_PID"]
     for name, value in KERNEL_ENV.items():
         args += ["--setenv", name, value]
     return [*args, "--", *kernel]
