@@ -1,19 +1,22 @@
 """The grader survives a kill -9 at any moment, and parallel grading equals sequential grading."""
 
 import csv
+import multiprocessing
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import pytest
 from demo_class import TOTALS
+from dying_workers import judge_or_die
 from notebooks import ROOT
 
 from coursekit.grading.course import Course
 from coursekit.grading.demo import make_demo_class
-from coursekit.grading.pipeline import grade
+from coursekit.grading.pipeline import _run_tasks, _Task, grade
 
 COURSE = Course.load(ROOT / "autograder")
 ASSIGNMENT = "01-perceptron"
@@ -111,3 +114,45 @@ def test_a_grader_failure_on_one_student_is_reported_and_not_kept(demo, tmp_path
     again = grade(ASSIGNMENT, demo, tmp_path / "out", COURSE, timeout=5, students=["ben"],
                   log=lambda _: None)
     assert again.reused == [] and again.by_student()["ben"].score == 2
+
+
+def test_a_worker_killed_mid_batch_costs_nothing(demo, tmp_path):
+    # As the system's out-of-memory killer would: a worker process dies while it grades.
+    logged, first_result = [], threading.Event()
+
+    def log(line):
+        logged.append(line)
+        if line.startswith("["):  # "[n/total] student: score"
+            first_result.set()
+
+    def kill_a_worker():
+        first_result.wait(300)
+        workers = multiprocessing.active_children()
+        assert workers, "no worker to kill"
+        os.kill(workers[0].pid, signal.SIGKILL)
+
+    killer = threading.Thread(target=kill_a_worker)
+    killer.start()
+    run = grade(ASSIGNMENT, demo, tmp_path / "out", COURSE, timeout=5, jobs=2, log=log)
+    killer.join()
+    assert any("a grading worker died" in line for line in logged), logged
+    assert {r.student: r.score for r in run.results} == expected_scores()
+    assert not any("grader failed" in p for r in run.results for p in r.problems)
+
+
+def test_a_student_who_kills_every_worker_fails_alone():
+    def task(student):
+        return _Task("a", "", student, {}, {}, [], [], 5.0, 2**30, False, f"fp-{student}", "")
+
+    students = ["ann", "bob", "culprit", "dan", "eve", "fay"]
+    logged = []
+    results = list(_run_tasks([task(s) for s in students], 2, [], logged.append, judge=judge_or_die))
+    assert sorted(r.student for r in results) == students  # each once
+    by = {r.student: r for r in results}
+    for student in students:
+        if student == "culprit":
+            assert by[student].score == 0 and "BrokenProcessPool" in by[student].problems[0]
+            assert by[student].fingerprint == ""  # not kept: a rerun grades it again
+        else:
+            assert by[student].score == 1 and not by[student].problems, by[student]
+    assert any("one at a time" in line for line in logged)

@@ -279,32 +279,59 @@ def _hidden_paths(course: Course, out: Path, submissions: Path) -> list[Path]:
 
 # -- one student, in a worker -----------------------------------------------------------------------
 
-def _run_tasks(tasks: list[_Task], jobs: int | None, questions: list, log):
+
+def _run_tasks(tasks: list[_Task], jobs: int | None, questions: list, log, judge=None):
     """Grade the tasks, several at once, yielding each result as soon as it is ready.
 
     Whatever goes wrong on the grader's side for one student (an exception, or a worker process
-    that dies) is reported for that student, and the batch goes on.
+    that dies) is reported for that student, and the batch goes on. ``judge(task)`` grades one
+    task (:func:`_judge_task` by default); in a worker, so it must be importable by name.
     """
+    judge = judge or _judge_task
     if not tasks:
         return
     jobs = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))
     if jobs == 1:
         for task in tasks:
             try:
-                result = _judge_task(task)
+                result = judge(task)
             except Exception as error:  # a failure of the machinery, not a judgement
                 result = _grader_failure(task, questions, error, log)
             yield result
         return
+    # A worker that dies (killed for memory, say) breaks its whole pool: the students it had not
+    # finished are graded again in a fresh one. If that breaks too, one student may be the cause:
+    # each of the rest gets a pool of its own, so that only the culprit fails.
+    pending = yield from _run_pool(judge, tasks, jobs, questions, log)
+    if pending:
+        log(f"a grading worker died: grading {len(pending)} student(s) again")
+        pending = yield from _run_pool(judge, [task for task, _ in pending], jobs, questions, log)
+    if pending:
+        log(f"a grading worker died again: grading {len(pending)} student(s) one at a time")
+    for task, _ in pending:
+        for _, error in (yield from _run_pool(judge, [task], 1, questions, log)):
+            yield _grader_failure(task, questions, error, log)
+
+
+def _run_pool(judge, tasks: list[_Task], jobs: int, questions: list, log):
+    """Grade the tasks in one pool of worker processes, yielding each result as it is ready.
+
+    Returns the tasks left unfinished because a worker died, each with the error it got.
+    """
     context = multiprocessing.get_context("spawn")  # no kernel clients or sockets inherited
-    with concurrent.futures.ProcessPoolExecutor(jobs, mp_context=context) as pool:
-        futures = {pool.submit(_judge_task, task): task for task in tasks}
+    unfinished = []
+    with concurrent.futures.ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=context) as pool:
+        futures = {pool.submit(judge, task): task for task in tasks}
         for future in concurrent.futures.as_completed(futures):
             try:
                 result = future.result()
-            except Exception as error:  # BrokenProcessPool too: a worker died
+            except concurrent.futures.process.BrokenProcessPool as error:
+                unfinished.append((futures[future], error))
+                continue
+            except Exception as error:  # a failure of the machinery, not a judgement
                 result = _grader_failure(futures[future], questions, error, log)
             yield result
+    return unfinished
 
 
 def _grader_failure(task: _Task, questions: list, error: Exception, log) -> StudentResult:
