@@ -160,18 +160,19 @@ BUGS = [
 ]
 
 
-def random_problem(seed: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """Parameters, a batch ``X`` and labels ``y``.
+def random_problem(seed: int, sizes: tuple[int, ...] = SIZES, batch: int = BATCH
+                   ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """Parameters, a batch ``X`` and labels ``y``, for the corpus's network or a wider one.
 
     The biases are non-zero, so that a bias bug shows, and centred on 0.5, so that a ReLU layer
     is rarely dead for the whole batch of 4 (a dead layer has zero gradients, right or wrong).
     """
     rng = np.random.default_rng(seed)
     params = {}
-    for l in range(1, len(SIZES)):
-        n_in, n_out = SIZES[l - 1], SIZES[l]
+    for l in range(1, len(sizes)):
+        n_in, n_out = sizes[l - 1], sizes[l]
         params[f"W{l}"] = rng.standard_normal((n_out, n_in)) * np.sqrt(2.0 / n_in)
         params[f"b{l}"] = 0.5 + 0.5 * rng.standard_normal(n_out)
-    X = rng.standard_normal((BATCH, SIZES[0]))
-    y = rng.integers(0, SIZES[-1], BATCH)
+    X = rng.standard_normal((batch, sizes[0]))
+    y = rng.integers(0, sizes[-1], batch)
     return params, X, y
