@@ -244,9 +244,10 @@ def relu_forward(z) -> tuple[np.ndarray, ActivationCache]:
 
 def relu_backward(da, cache: ActivationCache) -> np.ndarray:
     """``dz = da`` where ``z > 0`` and 0 elsewhere (the subgradient 0 is used at ``z = 0``)."""
-    dz = _relu_grad(_checked_upstream(da, cache), cache)
-    dz += 0.0  # turns the -0.0 of a negative da times False into 0.0, which prints as it should
-    return dz
+    da = _checked_upstream(da, cache)
+    # A select, not the training kernel's product with the mask: exactly 0 where z <= 0, even for
+    # an infinite or nan da (as in torch), and 0.0 rather than -0.0 for a negative one.
+    return np.where(cache.z > 0, da, 0.0).astype(da.dtype, copy=False)
 
 
 def leaky_relu_forward(z, alpha: float = 0.01) -> tuple[np.ndarray, ActivationCache]:
@@ -321,7 +322,8 @@ def _relu(z: np.ndarray, out: np.ndarray | None = None) -> tuple[np.ndarray, Act
 def _relu_grad(da: np.ndarray, cache: ActivationCache, out: np.ndarray | None = None) -> np.ndarray:
     # A product with the mask rather than np.where: a select on a mask that is true for about
     # half the entries at random mispredicts branches and runs several times slower. A negative
-    # da times False gives -0.0, which sums and multiplies like 0.0.
+    # da times False gives -0.0, which sums and multiplies like 0.0; an infinite da gives nan
+    # where z <= 0, which only a training run that has already diverged meets.
     return np.multiply(da, cache.z > 0, out=out)
 
 

@@ -182,6 +182,18 @@ def test_relu_family_at_the_kink():
     np.testing.assert_array_equal(layers.leaky_relu_backward(dout, cache), [[0.25, -0.5, 0.75]])
 
 
+def test_relu_backward_stops_even_an_infinite_gradient():
+    """Where z <= 0 the gradient is 0 whatever arrives from above: inf and nan too, as in torch."""
+    z = np.array([[-1.0, 0.0, 2.0, -3.0, 4.0]])
+    dout = np.array([[np.inf, -np.inf, np.inf, np.nan, -5.0]])
+    _, cache = layers.relu_forward(z)
+    dz = layers.relu_backward(dout, cache)
+    zt = tensor(z)
+    (expected,) = torch.autograd.grad(torch.relu(zt), zt, torch.tensor(dout))
+    np.testing.assert_array_equal(dz, expected.numpy())
+    np.testing.assert_array_equal(dz, [[0.0, 0.0, np.inf, 0.0, -5.0]])
+
+
 def test_activations_by_hand():
     z = np.array([-2.0, 0.0, 3.0])
     np.testing.assert_allclose(layers.sigmoid_forward(z)[0], [1 / (1 + np.e**2), 0.5,
