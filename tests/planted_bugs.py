@@ -165,7 +165,7 @@ def random_problem(seed: int, sizes: tuple[int, ...] = SIZES, batch: int = BATCH
     """Parameters, a batch ``X`` and labels ``y``, for the corpus's network or a wider one.
 
     The biases are non-zero, so that a bias bug shows, and centred on 0.5, so that a ReLU layer
-    is rarely dead for the whole batch of 4 (a dead layer has zero gradients, right or wrong).
+    is rarely dead for a whole small batch (a dead layer has zero gradients, right or wrong).
     """
     rng = np.random.default_rng(seed)
     params = {}

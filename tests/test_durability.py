@@ -6,14 +6,17 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 import pytest
 from demo_class import TOTALS
 from dying_workers import judge_or_die
 from notebooks import ROOT
 
+from coursekit.grading import sandbox
 from coursekit.grading.course import Course
 from coursekit.grading.demo import make_demo_class
 from coursekit.grading.pipeline import _run_tasks, _Task, grade
@@ -118,7 +121,7 @@ def test_a_grader_failure_on_one_student_is_reported_and_not_kept(demo, tmp_path
 
 def test_a_worker_killed_mid_batch_costs_nothing(demo, tmp_path):
     # As the system's out-of-memory killer would: a worker process dies while it grades.
-    logged, first_result = [], threading.Event()
+    logged, first_result, killed = [], threading.Event(), []
 
     def log(line):
         logged.append(line)
@@ -128,16 +131,22 @@ def test_a_worker_killed_mid_batch_costs_nothing(demo, tmp_path):
     def kill_a_worker():
         first_result.wait(300)
         workers = multiprocessing.active_children()
-        assert workers, "no worker to kill"
-        os.kill(workers[0].pid, signal.SIGKILL)
+        if workers:
+            os.kill(workers[0].pid, signal.SIGKILL)
+            killed.append(workers[0].pid)
 
+    scratch = Path(sandbox.SCRATCH_DIR or tempfile.gettempdir())
+    before = set(scratch.glob("coursekit-*"))
     killer = threading.Thread(target=kill_a_worker)
     killer.start()
     run = grade(ASSIGNMENT, demo, tmp_path / "out", COURSE, timeout=5, jobs=2, log=log)
     killer.join()
+    assert killed, "no worker was there to kill"
     assert any("a grading worker died" in line for line in logged), logged
+    assert len([line for line in logged if line.startswith("[")]) == len(expected_scores())  # each once
     assert {r.student: r.score for r in run.results} == expected_scores()
     assert not any("grader failed" in p for r in run.results for p in r.problems)
+    assert set(scratch.glob("coursekit-*")) <= before  # the dead worker's folders are gone too
 
 
 def test_a_student_who_kills_every_worker_fails_alone():
@@ -155,4 +164,4 @@ def test_a_student_who_kills_every_worker_fails_alone():
             assert by[student].fingerprint == ""  # not kept: a rerun grades it again
         else:
             assert by[student].score == 1 and not by[student].problems, by[student]
-    assert any("one at a time" in line for line in logged)
+    assert any("a grading worker died" in line for line in logged)

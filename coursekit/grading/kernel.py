@@ -8,7 +8,6 @@ student keeps the credit for everything the crash did not break.
 
 from __future__ import annotations
 
-import os
 import queue
 import shutil
 import subprocess
@@ -21,14 +20,15 @@ from pathlib import Path
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpec
 
-from coursekit.grading.sandbox import kernel_argv, kernel_env
+from coursekit.grading.sandbox import SCRATCH_DIR, kernel_argv, kernel_env
 
 #: Seconds an interrupted cell gets to stop before its kernel is killed.
 GRACE = 5.0
 #: Seconds a kernel gets to start.
 STARTUP = 60.0
-#: Where each kernel's folder of sockets goes: a short path, whatever $TMPDIR says.
-SOCKETS_DIR = "/tmp" if os.path.isdir("/tmp") else None
+#: The longest path prefix of a kernel's sockets: a Unix socket's path has at most 107 bytes,
+#: and jupyter appends "-<port>".
+MAX_SOCKET_PREFIX = 100
 
 
 @dataclass
@@ -56,35 +56,38 @@ class SandboxKernel:
     """An ipykernel in the student's work folder, started under :mod:`coursekit.grading.sandbox`."""
 
     def __init__(self, workdir: Path, hidden: Iterable[Path], timeout: float, memory: int,
-                 isolate: bool = True):
+                 isolate: bool = True, scratch: str | Path | None = None):
         self.workdir = Path(workdir).resolve()
         self.timeout = float(timeout)
         # The kernel talks over Unix sockets in a private folder of its own (the sandbox has no
         # network), made fresh for every kernel: a restarted kernel must not meet messages of the
-        # one it replaces, and nothing else can reach them. Under /tmp, because a socket's path
-        # must be short (108 bytes), which a work folder's may not be.
-        self.channels = Path(tempfile.mkdtemp(prefix="coursekit-kernel-", dir=SOCKETS_DIR))
-        argv = kernel_argv(self.workdir, hidden, memory, isolate, self.channels)
-        self.km = KernelManager(connection_file=str(self.channels / "kernel.json"), transport="ipc",
-                                ip=str(self.channels / "socket"))
-        self.km._kernel_spec = KernelSpec(argv=argv, display_name="coursekit sandbox", language="python",
-                                          interrupt_mode="message")  # reaches it inside bwrap
+        # one it replaces, and nothing else can reach them. Not in the work folder, whose path may
+        # be too long for a socket's (108 bytes at most).
+        self.channels = Path(tempfile.mkdtemp(prefix="coursekit-kernel-", dir=scratch or SCRATCH_DIR))
+        self.km = self.kc = None
         try:
+            sockets = str(self.channels / "socket")
+            if len(sockets) > MAX_SOCKET_PREFIX:
+                raise OSError(f"the kernel's socket path {sockets!r} is too long for a Unix socket: "
+                              "grade with a shorter temporary folder (TMPDIR)")
+            argv = kernel_argv(self.workdir, hidden, memory, isolate, self.channels)
+            self.km = KernelManager(connection_file=str(self.channels / "kernel.json"), transport="ipc",
+                                    ip=sockets)
+            self.km._kernel_spec = KernelSpec(argv=argv, display_name="coursekit sandbox",
+                                              language="python",
+                                              interrupt_mode="message")  # reaches it inside bwrap
             # the kernel's own stderr holds only ipykernel's start-up chatter; cell output comes as
             # messages
             self.km.start_kernel(env=kernel_env(self.workdir), cwd=str(self.workdir),
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        except BaseException:
-            self.km.cleanup_resources()
-            shutil.rmtree(self.channels, ignore_errors=True)
-            raise
-        self.kc = self.km.client()
-        self.kc.start_channels()
-        try:
+            self.kc = self.km.client()
+            self.kc.start_channels()
             self.kc.wait_for_ready(timeout=STARTUP)
-        except RuntimeError as error:
+        except BaseException as error:
             self.shutdown()
-            raise KernelDied(f"the kernel did not start: {error}") from error
+            if isinstance(error, RuntimeError):  # from wait_for_ready
+                raise KernelDied(f"the kernel did not start: {error}") from error
+            raise
 
     def run(self, code: str, timeout: float | None = None) -> CellOutcome:
         """Execute ``code`` within ``timeout`` seconds (the kernel's default if None); never raises
@@ -138,13 +141,16 @@ class SandboxKernel:
                 error = f"{content.get('ename')}: {content.get('evalue')}"
 
     def shutdown(self) -> None:
+        """Stop the kernel and remove its sockets; safe to call on one that did not fully start."""
         try:
-            self.kc.stop_channels()
+            if self.kc is not None:
+                self.kc.stop_channels()
         finally:
             try:
-                if self.km.has_kernel:
-                    self.km.shutdown_kernel(now=True)
-                self.km.cleanup_resources()
+                if self.km is not None:
+                    if self.km.has_kernel:
+                        self.km.shutdown_kernel(now=True)
+                    self.km.cleanup_resources()
             finally:
                 shutil.rmtree(self.channels, ignore_errors=True)
 

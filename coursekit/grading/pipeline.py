@@ -26,6 +26,7 @@ import logging
 import multiprocessing
 import os
 import shutil
+import tempfile
 import time
 import traceback
 import warnings
@@ -127,6 +128,7 @@ class _Task:
     isolate: bool
     fingerprint: str
     reference: str
+    scratch: str = ""  #: the run's folder for work folders and kernel sockets ("": the system's)
 
 
 def grade(
@@ -212,9 +214,7 @@ def grade(
     course_key = _course_fingerprint(course, assignment, checks_path)
     hidden = [str(p) for p in _hidden_paths(course, out, Path(submissions))]
     if isolate and sandbox.bwrap() is None:
-        warnings.warn("bubblewrap (bwrap) is not available: student code runs without isolation from "
-                      "solutions/ and the gradebook. Install Debian's bubblewrap package.",
-                      sandbox.SandboxWarning, stacklevel=2)
+        warnings.warn(sandbox.NOT_ISOLATED, sandbox.SandboxWarning, stacklevel=2)
         isolate = False
     reference = _reference(course, assignment, out, course_key, timeout)
 
@@ -222,6 +222,9 @@ def grade(
     results_dir.mkdir(exist_ok=True)
     for stale in results_dir.glob("*.tmp*"):  # left by a grader that was killed while writing
         stale.unlink()
+    # Every student's work folder and kernel sockets go in one folder for the run, removed at the
+    # end: nothing is left behind by a worker that dies half-way.
+    scratch = tempfile.mkdtemp(prefix="coursekit-run-", dir=sandbox.SCRATCH_DIR)
     done: dict[str, StudentResult] = {}
     todo: list[_Task] = []
     for submission in collected:
@@ -233,19 +236,22 @@ def grade(
         todo.append(_Task(assignment, str(course.root), submission.student,
                           {k: str(v) for k, v in submission.notebooks.items()}, dict(submission.failures),
                           list(submission.notes), hidden, float(timeout), int(memory), isolate, fingerprint,
-                          str(reference)))
+                          str(reference), scratch))
     reused = sorted(done)
 
     total = len(collected)
     bar = _progress(total, progress, initial=len(done))
-    for n, result in enumerate(_run_tasks(todo, jobs, questions, log), len(done) + 1):
-        _write_feedback(result, assignment, course, questions, out)
-        _save_result(results_dir / f"{result.student}.json", result)
-        done[result.student] = result
-        problem = f"  ({'; '.join(result.problems)})" if result.problems else ""
-        log(f"[{n}/{total}] {result.student}: {result.score:g}/{result.max_score:g}{problem}")
-        bar.update(1)
-    bar.close()
+    try:
+        for n, result in enumerate(_run_tasks(todo, jobs, questions, log), len(done) + 1):
+            _write_feedback(result, assignment, course, questions, out)
+            _save_result(results_dir / f"{result.student}.json", result)
+            done[result.student] = result
+            problem = f"  ({'; '.join(result.problems)})" if result.problems else ""
+            log(f"[{n}/{total}] {result.student}: {result.score:g}/{result.max_score:g}{problem}")
+            bar.update(1)
+    finally:
+        bar.close()
+        shutil.rmtree(scratch, ignore_errors=True)
 
     results = [done[s.student] for s in collected]
     _write_gradebook(db_url, course, assignment, questions, results)
@@ -286,11 +292,10 @@ def _run_tasks(tasks: list[_Task], jobs: int | None, questions: list, log, judge
     Whatever goes wrong on the grader's side for one student (an exception, or a worker process
     that dies) is reported for that student, and the batch goes on. ``judge(task)`` grades one
     task (:func:`_judge_task` by default); in a worker, so it must be importable by name.
+    ``jobs=1`` grades in this process, one student after the other.
     """
     judge = judge or _judge_task
-    if not tasks:
-        return
-    jobs = max(1, min(jobs or os.cpu_count() or 1, len(tasks)))
+    jobs = jobs or os.cpu_count() or 1
     if jobs == 1:
         for task in tasks:
             try:
@@ -299,18 +304,20 @@ def _run_tasks(tasks: list[_Task], jobs: int | None, questions: list, log, judge
                 result = _grader_failure(task, questions, error, log)
             yield result
         return
-    # A worker that dies (killed for memory, say) breaks its whole pool: the students it had not
-    # finished are graded again in a fresh one. If that breaks too, one student may be the cause:
-    # each of the rest gets a pool of its own, so that only the culprit fails.
-    pending = yield from _run_pool(judge, tasks, jobs, questions, log)
-    if pending:
-        log(f"a grading worker died: grading {len(pending)} student(s) again")
-        pending = yield from _run_pool(judge, [task for task, _ in pending], jobs, questions, log)
-    if pending:
-        log(f"a grading worker died again: grading {len(pending)} student(s) one at a time")
-    for task, _ in pending:
-        for _, error in (yield from _run_pool(judge, [task], 1, questions, log)):
-            yield _grader_failure(task, questions, error, log)
+    if not tasks:
+        return
+    # A worker that dies (killed for memory, say) breaks its whole pool, and which student it
+    # was grading is not known. The students left unfinished are then graded in pools of one
+    # worker each, ``jobs`` at a time: a death there is that student's alone.
+    unfinished = yield from _run_pool(judge, tasks, jobs, questions, log)
+    if not unfinished:
+        return
+    log(f"a grading worker died: grading {len(unfinished)} student(s) again, each in a process of its own")
+    alone = lambda task: _grade_alone(judge, task, questions, log)
+    with concurrent.futures.ThreadPoolExecutor(min(jobs, len(unfinished))) as threads:
+        futures = [threads.submit(alone, task) for task, _ in unfinished]
+        for future in concurrent.futures.as_completed(futures):
+            yield future.result()
 
 
 def _run_pool(judge, tasks: list[_Task], jobs: int, questions: list, log):
@@ -318,9 +325,8 @@ def _run_pool(judge, tasks: list[_Task], jobs: int, questions: list, log):
 
     Returns the tasks left unfinished because a worker died, each with the error it got.
     """
-    context = multiprocessing.get_context("spawn")  # no kernel clients or sockets inherited
     unfinished = []
-    with concurrent.futures.ProcessPoolExecutor(min(jobs, len(tasks)), mp_context=context) as pool:
+    with _worker_pool(min(jobs, len(tasks))) as pool:
         futures = {pool.submit(judge, task): task for task in tasks}
         for future in concurrent.futures.as_completed(futures):
             try:
@@ -332,6 +338,20 @@ def _run_pool(judge, tasks: list[_Task], jobs: int, questions: list, log):
                 result = _grader_failure(futures[future], questions, error, log)
             yield result
     return unfinished
+
+
+def _grade_alone(judge, task: _Task, questions: list, log) -> StudentResult:
+    """Grade one task in a worker process of its own; if that dies, the student gets a failure."""
+    with _worker_pool(1) as pool:
+        try:
+            return pool.submit(judge, task).result()
+        except Exception as error:  # BrokenProcessPool too
+            return _grader_failure(task, questions, error, log)
+
+
+def _worker_pool(jobs: int) -> concurrent.futures.ProcessPoolExecutor:
+    # Spawned, not forked: no kernel clients or sockets inherited.
+    return concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
 
 
 def _grader_failure(task: _Task, questions: list, error: Exception, log) -> StudentResult:
@@ -368,7 +388,7 @@ def _judge_task(task: _Task) -> StudentResult:
         nb_checks = [by_id[q.grade_id] for q in mine if q.grade_id in by_id]
         trials = {c.grade_id: c.draw() for c in nb_checks}
         recording = run_notebook(Path(path), release, nb_checks, trials, [Path(p) for p in task.hidden],
-                                 task.timeout, task.memory, task.isolate)
+                                 task.timeout, task.memory, task.isolate, task.scratch or None)
         result.notes.extend(recording.problems)
         result.flags.extend(recording.flags)
         for q in mine:

@@ -134,7 +134,8 @@ RECORDER = (
 
 
 def run_notebook(notebook: Path, release, checks: list[Check], trials: dict[str, list[Trial]],
-                 hidden: list[Path], timeout: float, memory: int, isolate: bool = True) -> Recording:
+                 hidden: list[Path], timeout: float, memory: int, isolate: bool = True,
+                 scratch: str | Path | None = None) -> Recording:
     """Run ``notebook`` in a fresh work folder and record every question's trials.
 
     Parameters
@@ -151,13 +152,17 @@ def run_notebook(notebook: Path, release, checks: list[Check], trials: dict[str,
         Seconds per cell, and per trial.
     memory : int
         Bytes of address space the kernel may use.
+    isolate : bool
+        Run the kernel under bubblewrap where it works.
+    scratch : path, optional
+        Where the work folder and the kernel's sockets go (by default a temporary folder).
     """
     started = time.perf_counter()
     student = nbformat.read(notebook, as_version=4)
     recording = Recording(flags=tamper_flags(student, release))
     cells, _ = executable_cells(student, release)
     recording.solution_sources = answer_sources_by_question(student, release)
-    workdir = Path(tempfile.mkdtemp(prefix="coursekit-grade-"))
+    workdir = Path(tempfile.mkdtemp(prefix="coursekit-grade-", dir=scratch))
     try:
         for path in notebook.parent.iterdir():  # data files handed in beside the notebook
             if path.is_file() and path.suffix != ".ipynb" and path.stat().st_size < 50_000_000:
@@ -174,7 +179,7 @@ def run_notebook(notebook: Path, release, checks: list[Check], trials: dict[str,
             limits.append(timeout * (len(functions) + 1))
         outcomes = run_cells(
             [PREAMBLE, *cells, *recorders],
-            lambda: SandboxKernel(workdir, hidden, timeout, memory, isolate),
+            lambda: SandboxKernel(workdir, hidden, timeout, memory, isolate, scratch),
             replayable=[True] * (1 + len(cells)) + [False] * len(recorders),
             timeouts=[None] * (1 + len(cells)) + limits,
         )

@@ -29,6 +29,10 @@ _LAUNCH = (
     "os.execv(sys.executable, [sys.executable, '-m', 'ipykernel_launcher', '-f', sys.argv[2]])"
 )
 
+#: Where grading keeps its scratch folders (work folders, kernel sockets): /tmp, whatever
+#: $TMPDIR says, for short socket paths; the system's choice if /tmp is not writable.
+SCRATCH_DIR = "/tmp" if os.access("/tmp", os.W_OK | os.X_OK) else None
+
 # One BLAS thread per kernel: parallel graders share the cores instead of fighting over them.
 KERNEL_ENV = {
     "MPLBACKEND": "Agg",
@@ -41,6 +45,11 @@ KERNEL_ENV = {
 
 class SandboxWarning(UserWarning):
     """Student code runs without isolation from the course's files."""
+
+
+NOT_ISOLATED = ("bubblewrap (bwrap) is missing or cannot make its namespaces here: student code runs "
+                "without isolation from solutions/ and the gradebook, and with network access. Install "
+                "Debian's bubblewrap package, on a system that allows user namespaces.")
 
 
 def bwrap() -> str | None:
@@ -59,13 +68,17 @@ NAMESPACES = ("--unshare-net", "--unshare-pid", "--unshare-ipc")
 
 
 def _bwrap_works(path: str) -> bool:
-    # Containers without user namespaces have the binary but cannot use it: try it once.
+    # Containers without user namespaces have the binary but cannot use it: try it once, with the
+    # mounts and namespaces a kernel gets.
     if path not in _BWRAP_OK:
         import subprocess
 
-        probe = subprocess.run([path, "--ro-bind", "/", "/", "--dev", "/dev", *NAMESPACES, "true"],
-                               capture_output=True, timeout=20)
-        _BWRAP_OK[path] = probe.returncode == 0
+        command = [path, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp",
+                   *NAMESPACES, "true"]
+        try:
+            _BWRAP_OK[path] = subprocess.run(command, capture_output=True, timeout=20).returncode == 0
+        except (OSError, subprocess.SubprocessError):
+            _BWRAP_OK[path] = False
     return _BWRAP_OK[path]
 
 
@@ -87,15 +100,15 @@ def kernel_argv(workdir: Path, hidden: Iterable[Path], memory: int, isolate: boo
     ----------
     workdir : Path
         The student's work folder: the notebook's cwd, $HOME, and writable.
-    channels : Path, optional
-        The folder of the kernel's connection file and sockets (jupyter's "ipc" transport: the
-        kernel has no network to listen on), writable too. Defaults to the work folder.
     hidden : paths
         Folders the kernel must not see (they appear empty).
     memory : int
         Address-space cap of the kernel in bytes.
     isolate : bool
         Use bubblewrap if it works here.
+    channels : Path, optional
+        The folder of the kernel's connection file and sockets (jupyter's "ipc" transport: the
+        kernel has no network to listen on), writable too.
 
     Returns
     -------
@@ -106,9 +119,7 @@ def kernel_argv(workdir: Path, hidden: Iterable[Path], memory: int, isolate: boo
     tool = bwrap() if isolate else None
     if tool is None:
         if isolate:
-            warnings.warn("bubblewrap (bwrap) is not available: student code runs without isolation "
-                          "from solutions/ and the gradebook. Install Debian's bubblewrap package.",
-                          SandboxWarning, stacklevel=2)
+            warnings.warn(NOT_ISOLATED, SandboxWarning, stacklevel=2)
         return kernel
     workdir = Path(workdir).resolve()
     args = [tool, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
@@ -120,8 +131,9 @@ def kernel_argv(workdir: Path, hidden: Iterable[Path], memory: int, isolate: boo
         elif path.is_file():
             args += ["--ro-bind", "/dev/null", str(path)]
     args += ["--bind", str(workdir), str(workdir)]
-    if channels is not None and Path(channels).resolve() != workdir:
-        args += ["--bind", str(Path(channels).resolve()), str(Path(channels).resolve())]
+    channels = None if channels is None else Path(channels).resolve()
+    if channels is not None and channels != workdir:
+        args += ["--bind", str(channels), str(channels)]
     # In its own process namespace the kernel's parent is bwrap's pid 1, which ipykernel takes for
     # an orphaned kernel's when it is told a parent to watch: --die-with-parent does that job.
     args += ["--chdir", str(workdir), "--setenv", "HOME", str(workdir), *NAMESPACES,
