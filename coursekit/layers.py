@@ -322,8 +322,8 @@ def _relu(z: np.ndarray, out: np.ndarray | None = None) -> tuple[np.ndarray, Act
 def _relu_grad(da: np.ndarray, cache: ActivationCache, out: np.ndarray | None = None) -> np.ndarray:
     # A product with the mask rather than np.where: a select on a mask that is true for about
     # half the entries at random mispredicts branches and runs several times slower. A negative
-    # da times False gives -0.0, which sums and multiplies like 0.0; an infinite da gives nan
-    # where z <= 0, which only a training run that has already diverged meets.
+    # da times False gives -0.0, which sums and multiplies like 0.0; an infinite or nan da gives
+    # nan where z <= 0, which only a training run that has already diverged meets.
     return np.multiply(da, cache.z > 0, out=out)
 
 

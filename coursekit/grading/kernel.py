@@ -8,6 +8,8 @@ student keeps the credit for everything the crash did not break.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import queue
 import shutil
 import subprocess
@@ -20,15 +22,17 @@ from pathlib import Path
 from jupyter_client import KernelManager
 from jupyter_client.kernelspec import KernelSpec
 
-from coursekit.grading.sandbox import SCRATCH_DIR, kernel_argv, kernel_env
+from coursekit.grading.sandbox import kernel_argv, kernel_env
 
 #: Seconds an interrupted cell gets to stop before its kernel is killed.
 GRACE = 5.0
 #: Seconds a kernel gets to start.
 STARTUP = 60.0
-#: The longest path prefix of a kernel's sockets: a Unix socket's path has at most 107 bytes,
+#: The longest path prefix of a kernel's sockets, in bytes: a Unix socket's path has at most 107,
 #: and jupyter appends "-<port>".
 MAX_SOCKET_PREFIX = 100
+#: Where a kernel's sockets go when the grading run's folder has too long a path for them.
+SHORT_TMP = "/tmp"
 
 
 @dataclass
@@ -48,6 +52,17 @@ class CellOutcome:
     seconds: float = 0.0
 
 
+def _socket_folder(scratch: str | Path | None) -> Path:
+    """A fresh folder for a kernel's sockets: in ``scratch`` (the system's temporary folder by
+    default), or in /tmp when the sockets' paths would be too long there."""
+    for where in (scratch, SHORT_TMP):
+        folder = Path(tempfile.mkdtemp(prefix="coursekit-kernel-", dir=where))
+        if len(os.fsencode(folder / "socket")) <= MAX_SOCKET_PREFIX:
+            return folder
+        folder.rmdir()
+    raise OSError(f"no folder with a path short enough for a kernel's sockets: {folder}")
+
+
 class KernelDied(RuntimeError):
     """The kernel is gone (it exited, crashed or was killed)."""
 
@@ -61,18 +76,13 @@ class SandboxKernel:
         self.timeout = float(timeout)
         # The kernel talks over Unix sockets in a private folder of its own (the sandbox has no
         # network), made fresh for every kernel: a restarted kernel must not meet messages of the
-        # one it replaces, and nothing else can reach them. Not in the work folder, whose path may
-        # be too long for a socket's (108 bytes at most).
-        self.channels = Path(tempfile.mkdtemp(prefix="coursekit-kernel-", dir=scratch or SCRATCH_DIR))
+        # one it replaces, and nothing else can reach them.
+        self.channels = _socket_folder(scratch)
         self.km = self.kc = None
         try:
-            sockets = str(self.channels / "socket")
-            if len(sockets) > MAX_SOCKET_PREFIX:
-                raise OSError(f"the kernel's socket path {sockets!r} is too long for a Unix socket: "
-                              "grade with a shorter temporary folder (TMPDIR)")
             argv = kernel_argv(self.workdir, hidden, memory, isolate, self.channels)
             self.km = KernelManager(connection_file=str(self.channels / "kernel.json"), transport="ipc",
-                                    ip=sockets)
+                                    ip=str(self.channels / "socket"))
             self.km._kernel_spec = KernelSpec(argv=argv, display_name="coursekit sandbox",
                                               language="python",
                                               interrupt_mode="message")  # reaches it inside bwrap
@@ -82,11 +92,13 @@ class SandboxKernel:
                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             self.kc = self.km.client()
             self.kc.start_channels()
-            self.kc.wait_for_ready(timeout=STARTUP)
-        except BaseException as error:
-            self.shutdown()
-            if isinstance(error, RuntimeError):  # from wait_for_ready
+            try:
+                self.kc.wait_for_ready(timeout=STARTUP)
+            except RuntimeError as error:
                 raise KernelDied(f"the kernel did not start: {error}") from error
+        except BaseException:
+            with contextlib.suppress(Exception):  # the error that stopped the start matters more
+                self.shutdown()
             raise
 
     def run(self, code: str, timeout: float | None = None) -> CellOutcome:

@@ -30,7 +30,7 @@ import tempfile
 import time
 import traceback
 import warnings
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 import nbformat
@@ -222,9 +222,6 @@ def grade(
     results_dir.mkdir(exist_ok=True)
     for stale in results_dir.glob("*.tmp*"):  # left by a grader that was killed while writing
         stale.unlink()
-    # Every student's work folder and kernel sockets go in one folder for the run, removed at the
-    # end: nothing is left behind by a worker that dies half-way.
-    scratch = tempfile.mkdtemp(prefix="coursekit-run-", dir=sandbox.SCRATCH_DIR)
     done: dict[str, StudentResult] = {}
     todo: list[_Task] = []
     for submission in collected:
@@ -236,19 +233,26 @@ def grade(
         todo.append(_Task(assignment, str(course.root), submission.student,
                           {k: str(v) for k, v in submission.notebooks.items()}, dict(submission.failures),
                           list(submission.notes), hidden, float(timeout), int(memory), isolate, fingerprint,
-                          str(reference), scratch))
+                          str(reference)))
     reused = sorted(done)
 
     total = len(collected)
     bar = _progress(total, progress, initial=len(done))
+    # Every student's work folder (and, where its path is short enough, the kernel's sockets) go
+    # in one folder for the run, removed at the end: a worker that dies half-way leaves nothing.
+    scratch = tempfile.mkdtemp(prefix="coursekit-run-")
+    todo = [replace(task, scratch=scratch) for task in todo]
     try:
-        for n, result in enumerate(_run_tasks(todo, jobs, questions, log), len(done) + 1):
-            _write_feedback(result, assignment, course, questions, out)
-            _save_result(results_dir / f"{result.student}.json", result)
-            done[result.student] = result
-            problem = f"  ({'; '.join(result.problems)})" if result.problems else ""
-            log(f"[{n}/{total}] {result.student}: {result.score:g}/{result.max_score:g}{problem}")
-            bar.update(1)
+        # closing: if this loop stops early (an error, Ctrl-C), the workers stop first, then the
+        # scratch folder goes.
+        with contextlib.closing(_run_tasks(todo, jobs, questions, log)) as results:
+            for n, result in enumerate(results, len(done) + 1):
+                _write_feedback(result, assignment, course, questions, out)
+                _save_result(results_dir / f"{result.student}.json", result)
+                done[result.student] = result
+                problem = f"  ({'; '.join(result.problems)})" if result.problems else ""
+                log(f"[{n}/{total}] {result.student}: {result.score:g}/{result.max_score:g}{problem}")
+                bar.update(1)
     finally:
         bar.close()
         shutil.rmtree(scratch, ignore_errors=True)
@@ -292,10 +296,11 @@ def _run_tasks(tasks: list[_Task], jobs: int | None, questions: list, log, judge
     Whatever goes wrong on the grader's side for one student (an exception, or a worker process
     that dies) is reported for that student, and the batch goes on. ``judge(task)`` grades one
     task (:func:`_judge_task` by default); in a worker, so it must be importable by name.
-    ``jobs=1`` grades in this process, one student after the other.
+    ``jobs=1`` grades in this process, one student after the other: there, a student whose
+    grading kills the process kills the grader (which resumes when run again).
     """
     judge = judge or _judge_task
-    jobs = jobs or os.cpu_count() or 1
+    jobs = max(1, jobs or os.cpu_count() or 1)
     if jobs == 1:
         for task in tasks:
             try:
@@ -313,40 +318,47 @@ def _run_tasks(tasks: list[_Task], jobs: int | None, questions: list, log, judge
     if not unfinished:
         return
     log(f"a grading worker died: grading {len(unfinished)} student(s) again, each in a process of its own")
-    alone = lambda task: _grade_alone(judge, task, questions, log)
-    with concurrent.futures.ThreadPoolExecutor(min(jobs, len(unfinished))) as threads:
-        futures = [threads.submit(alone, task) for task, _ in unfinished]
+    threads = concurrent.futures.ThreadPoolExecutor(min(jobs, len(unfinished)))
+    try:
+        futures = {threads.submit(_grade_alone, judge, task): task for task in unfinished}
         for future in concurrent.futures.as_completed(futures):
-            yield future.result()
+            task = futures[future]
+            try:
+                result = future.result()
+            except Exception as error:  # the worker died, or its pool could not be made
+                result = _grader_failure(task, questions, error, log)
+            yield result
+    finally:
+        threads.shutdown(wait=True, cancel_futures=True)
 
 
 def _run_pool(judge, tasks: list[_Task], jobs: int, questions: list, log):
     """Grade the tasks in one pool of worker processes, yielding each result as it is ready.
 
-    Returns the tasks left unfinished because a worker died, each with the error it got.
+    Returns the tasks left unfinished because a worker died.
     """
     unfinished = []
-    with _worker_pool(min(jobs, len(tasks))) as pool:
+    pool = _worker_pool(min(jobs, len(tasks)))
+    try:
         futures = {pool.submit(judge, task): task for task in tasks}
         for future in concurrent.futures.as_completed(futures):
             try:
                 result = future.result()
-            except concurrent.futures.process.BrokenProcessPool as error:
-                unfinished.append((futures[future], error))
+            except concurrent.futures.process.BrokenProcessPool:
+                unfinished.append(futures[future])
                 continue
             except Exception as error:  # a failure of the machinery, not a judgement
                 result = _grader_failure(futures[future], questions, error, log)
             yield result
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)  # stopped early: grade no one else
     return unfinished
 
 
-def _grade_alone(judge, task: _Task, questions: list, log) -> StudentResult:
-    """Grade one task in a worker process of its own; if that dies, the student gets a failure."""
+def _grade_alone(judge, task: _Task) -> StudentResult:
+    """Grade one task in a worker process of its own (run in a thread: it raises, never logs)."""
     with _worker_pool(1) as pool:
-        try:
-            return pool.submit(judge, task).result()
-        except Exception as error:  # BrokenProcessPool too
-            return _grader_failure(task, questions, error, log)
+        return pool.submit(judge, task).result()
 
 
 def _worker_pool(jobs: int) -> concurrent.futures.ProcessPoolExecutor:

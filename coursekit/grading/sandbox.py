@@ -29,10 +29,6 @@ _LAUNCH = (
     "os.execv(sys.executable, [sys.executable, '-m', 'ipykernel_launcher', '-f', sys.argv[2]])"
 )
 
-#: Where grading keeps its scratch folders (work folders, kernel sockets): /tmp, whatever
-#: $TMPDIR says, for short socket paths; the system's choice if /tmp is not writable.
-SCRATCH_DIR = "/tmp" if os.access("/tmp", os.W_OK | os.X_OK) else None
-
 # One BLAS thread per kernel: parallel graders share the cores instead of fighting over them.
 KERNEL_ENV = {
     "MPLBACKEND": "Agg",
