@@ -26,10 +26,13 @@ import os
 import subprocess
 import sys
 import time
+import traceback
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import median, percentile, save, table  # noqa: E402
+
+from coursekit.widgets.playground import PLAY_INTERVAL  # noqa: E402  (ms)
 
 TARGET_MS = 50.0
 EXPLORERS = ("PerceptronExplorer", "XORExplorer", "ChainRuleExplorer", "TwoLayerExplorer",
@@ -224,7 +227,11 @@ def worker_main(updates: int, ticks: int, chunks: int) -> None:
         request = json.loads(line)
         if request.get("quit"):
             break
-        reply.write(json.dumps(worker.run(request["task"], request["chunk"])) + "\n")
+        try:
+            answer = worker.run(request["task"], request["chunk"])
+        except Exception:  # sent to the parent, which prints it: the worker's stderr is not kept
+            answer = {"error": traceback.format_exc()}
+        reply.write(json.dumps(answer) + "\n")
         reply.flush()
 
 
@@ -248,7 +255,10 @@ class Remote:
         line = self.process.stdout.readline()
         if not line:
             raise RuntimeError("a benchmark worker stopped; run it with --worker to see why")
-        return json.loads(line)
+        answer = json.loads(line)
+        if isinstance(answer, dict) and "error" in answer:
+            raise RuntimeError(f"a benchmark worker failed:\n{answer['error']}")
+        return answer
 
     def ask(self, task: str, chunk: int = 0):
         self.process.stdin.write(json.dumps({"task": task, "chunk": chunk}) + "\n")
@@ -307,7 +317,6 @@ def encoder_table(encoders: dict) -> str:
 
 
 def training_table(results: dict) -> str:
-    from coursekit.widgets.playground import PLAY_INTERVAL  # ms
 
     rows = []
     for setting in SETTINGS:
@@ -317,7 +326,8 @@ def training_table(results: dict) -> str:
         rows.append([setting, f"{steps:.0f}", per_frame, ms(tick), f"{per_frame / tick:.0f}",
                      f"{per_frame / max(tick, PLAY_INTERVAL / 1000):.0f}"])
     return table(["BLAS threads", "steps/s, no redraw", "steps per tick", "tick p50 (ms)",
-                  "steps/s playing, ticks back to back", "steps/s playing, a tick every 150 ms"], rows)
+                  "steps/s playing, ticks back to back",
+                  f"steps/s playing, a tick every {PLAY_INTERVAL} ms"], rows)
 
 
 def main() -> None:
@@ -380,7 +390,7 @@ def main() -> None:
         "",
         "Playground training speed (default: network 2-4-2-1, batch 10, 20 steps per tick): mini-batch "
         "steps per second without redrawing, and while playing (one redraw per tick; the Play control "
-        "ticks every 150 ms at most).",
+        f"ticks every {PLAY_INTERVAL} ms at most).",
         "",
         training_table(results),
     ]

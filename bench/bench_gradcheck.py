@@ -150,7 +150,7 @@ def time_evals(f: Callable[[], float], budget: float = 0.05) -> float:
 
 
 def cost_table(args) -> tuple[str, float]:
-    rows, big_seconds = [], float("nan")
+    rows, big_seconds, big_ok = [], float("nan"), False
     plotted: dict[str, list[float]] = {"gradcheck": [], "full central differences": []}
     for sizes in SIZES:
         net, X, y = mlp_problem(sizes, 0, args.batch)
@@ -187,7 +187,7 @@ def cost_table(args) -> tuple[str, float]:
         plotted["gradcheck"].append(gc_s)
         plotted["full central differences"].append(full_s)
         if sizes == BIG:
-            big_seconds = gc_s
+            big_seconds, big_ok = gc_s, gc_verdicts == {"ok"}  # its gradients are right
         rows.append([
             label(sizes), f"{N:,}", gc_evals, f"{gc_s:.3f}", f"{full_evals:,}", f"{full_s:.2f} ({how})",
             f"{predicted_full:.2f}", f"{per_eval * 1e3:.3f}", f"{full_s / gc_s:,.0f}x",
@@ -195,7 +195,7 @@ def cost_table(args) -> tuple[str, float]:
         ])
     header = ["network", "params", "gradcheck evals", "gradcheck s (median)", "full evals", "full s",
               "full s from per-eval time", "ms per eval", "speed-up", "verdict gc / full"]
-    target = "met" if big_seconds <= 1.0 else "MISSED"
+    target = "met" if big_seconds <= 1.0 and big_ok else "MISSED"
     bar_plot("gradcheck", [f"{n_params(s):,}" for s in SIZES], plotted, "seconds (log)", log=True, target=1.0,
              keep=not args.quick)
     text = (
@@ -205,7 +205,8 @@ def cost_table(args) -> tuple[str, float]:
         + f"\n\nThe full check is timed up to {args.full_max:,} parameters; above that its time is "
         f"(2 N + 1) x the median time of one loss evaluation (column 'from per-eval time', shown for "
         f"every row so that the extrapolation can be compared with the measured rows).\n\n"
-        f"target: gradcheck <= 1 s on the {n_params(BIG):,}-parameter network: {big_seconds:.3f} s, {target}"
+        f"target: gradcheck <= 1 s on the {n_params(BIG):,}-parameter network, saying its right gradients "
+        f"are right: {big_seconds:.3f} s, {target}"
     )
     return text, big_seconds
 

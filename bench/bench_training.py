@@ -147,7 +147,8 @@ def bound_arrays(case: Case, dtype: str) -> tuple[list, ...]:
     dZ = [None] + [rng.standard_normal((m, n)).astype(dtype) for n in sizes[1:]]
     W = [None] + [rng.standard_normal((sizes[l], sizes[l - 1])).astype(dtype) for l in range(1, len(sizes))]
     dW = [None] + [np.empty_like(w) for w in W[1:]]
-    dA = [np.empty((m, n), dtype) for n in sizes[:-1]]  # dA[l]: gradient of layer l + 1's input
+    # dA[l]: gradient of layer l + 1's input; none for the first layer's, the input X
+    dA = [None] + [np.empty((m, n), dtype) for n in sizes[1:-1]]
     return A, dZ, W, dW, dA
 
 
@@ -229,7 +230,8 @@ def ratio(per_step: dict[str, list[float]], a: str, b: str) -> float:
 
 
 def tracemalloc_peak(case: Case, dtype: str) -> int:
-    """Peak bytes of numpy allocations of one coursekit step above what was live before it."""
+    """Peak bytes of numpy allocations of one coursekit step above what was live before it, plus
+    the arrays the network keeps between steps (made before, but part of every step's memory)."""
     step = coursekit_step(case, dtype)
     step()
     gc.collect()
@@ -249,7 +251,8 @@ def _status_kib(field: str) -> int:
 
 
 def memory_child(framework: str, case: Case, dtype: str, threads: int) -> None:
-    """In a fresh process: peak RSS growth over three steps after two warm-up steps (KiB)."""
+    """In a fresh process: peak RSS growth over three steps after two warm-up steps, plus the
+    arrays a coursekit network keeps between steps (KiB)."""
     set_threads(threads)
     step = CONTENDERS[framework](case, dtype)
     for _ in range(2):
