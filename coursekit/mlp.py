@@ -373,10 +373,9 @@ class MLP:
                 if buffers is not None and (in_place or l == L):  # dZ is not in buffers.dA
                     out = buffers.dA_in[l - 1]
                 dA = affine_input_grad(dZ, W, out)
-        if grad_views is None:
-            return {name: grads[name] for name in self.params}  # W1, b1, W2, ... as in params
-        self._last_grads = (grad_flat, grad_views)
-        return dict(zip(self._names, grad_views, strict=True))  # the keys of params, in order
+        if grad_views is not None:
+            self._last_grads = (grad_flat, grad_views)
+        return {name: grads[name] for name in self.params}  # W1, b1, W2, ... as in params
 
     def step(self, grads: dict[str, np.ndarray], lr: float) -> None:
         """One gradient-descent update, ``p -= lr * grads[p]``, in place on :attr:`params`."""

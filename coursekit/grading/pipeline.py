@@ -128,7 +128,7 @@ class _Task:
     isolate: bool
     fingerprint: str
     reference: str
-    scratch: str = ""  #: the run's folder for work folders and kernel sockets ("": the system's)
+    scratch: str | None = None  #: the run's folder for work folders and kernel sockets
 
 
 def grade(
@@ -400,7 +400,7 @@ def _judge_task(task: _Task) -> StudentResult:
         nb_checks = [by_id[q.grade_id] for q in mine if q.grade_id in by_id]
         trials = {c.grade_id: c.draw() for c in nb_checks}
         recording = run_notebook(Path(path), release, nb_checks, trials, [Path(p) for p in task.hidden],
-                                 task.timeout, task.memory, task.isolate, task.scratch or None)
+                                 task.timeout, task.memory, task.isolate, task.scratch)
         result.notes.extend(recording.problems)
         result.flags.extend(recording.flags)
         for q in mine:
