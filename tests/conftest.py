@@ -18,3 +18,15 @@ def single_threaded():
     with threadpool_limits(limits=1, user_api="blas"):
         yield
     torch.set_num_threads(torch_threads)
+
+
+@pytest.fixture
+def short_tmp():
+    """A fresh folder with a short path (a Unix socket's path has at most 107 bytes), removed after."""
+    import shutil
+    import tempfile
+    from pathlib import Path
+
+    folder = Path(tempfile.mkdtemp(prefix="ck-", dir="/tmp"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)

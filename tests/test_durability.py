@@ -3,14 +3,12 @@
 import csv
 import multiprocessing
 import os
-import shutil
 import signal
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from pathlib import Path
 
 import pytest
 from demo_class import TOTALS
@@ -59,20 +57,18 @@ def gradebook_scores(out):
         return sorted((s.student.id, s.score) for s in submissions)
 
 
-def test_a_grader_killed_at_any_moment_resumes_without_losing_or_duplicating(demo, tmp_path):
+def test_a_grader_killed_at_any_moment_resumes_without_losing_or_duplicating(demo, tmp_path, short_tmp):
     out = tmp_path / "out"
     command = [sys.executable, "-m", "coursekit.cli", "--course", str(ROOT / "autograder"), "grade",
                ASSIGNMENT, str(demo), "--out", str(out), "--timeout", "5", "--jobs", "2"]
     # Its scratch folder, which a kill -9 leaves behind, goes in a folder of this test's own.
-    scratch = tempfile.mkdtemp(prefix="ck-", dir="/tmp")
     grader = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                              start_new_session=True, env={**os.environ, "TMPDIR": scratch})
+                              start_new_session=True, env={**os.environ, "TMPDIR": str(short_tmp)})
     deadline = time.monotonic() + 300
     while time.monotonic() < deadline and len(list((out / "results").glob("*.json"))) < 3:
         time.sleep(0.05)
     os.killpg(grader.pid, signal.SIGKILL)  # the grader, its workers and their kernels
     grader.wait()
-    shutil.rmtree(scratch)
     finished = {p.stem for p in (out / "results").glob("*.json")}
     assert 3 <= len(finished) < len(expected_scores()), "the kill should land mid-batch"
 
@@ -122,7 +118,7 @@ def test_a_grader_failure_on_one_student_is_reported_and_not_kept(demo, tmp_path
     assert again.reused == [] and again.by_student()["ben"].score == 2
 
 
-def test_a_worker_killed_mid_batch_costs_nothing(demo, tmp_path, monkeypatch):
+def test_a_worker_killed_mid_batch_costs_nothing(demo, tmp_path, monkeypatch, short_tmp):
     # As the system's out-of-memory killer would: a worker process dies while it grades.
     logged, first_result, killed = [], threading.Event(), []
 
@@ -132,7 +128,8 @@ def test_a_worker_killed_mid_batch_costs_nothing(demo, tmp_path, monkeypatch):
             first_result.set()
 
     def kill_a_worker():
-        first_result.wait(300)
+        if not first_result.wait(300):
+            return
         workers = multiprocessing.active_children()
         if workers:
             os.kill(workers[0].pid, signal.SIGKILL)
@@ -140,12 +137,14 @@ def test_a_worker_killed_mid_batch_costs_nothing(demo, tmp_path, monkeypatch):
 
     # The run's scratch folder goes in a temporary folder of this test's own (short, as kernel
     # sockets need), so that nothing else can come and go there.
-    scratch = Path(tempfile.mkdtemp(prefix="ck-", dir="/tmp"))
-    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
-    killer = threading.Thread(target=kill_a_worker)
+    monkeypatch.setattr(tempfile, "tempdir", str(short_tmp))
+    killer = threading.Thread(target=kill_a_worker, daemon=True)
     killer.start()
-    run = grade(ASSIGNMENT, demo, tmp_path / "out", COURSE, timeout=5, jobs=2, log=log)
-    killer.join()
+    try:
+        run = grade(ASSIGNMENT, demo, tmp_path / "out", COURSE, timeout=5, jobs=2, log=log)
+    finally:
+        first_result.set()  # the killer waits no longer
+        killer.join()
     assert killed, "no worker was there to kill"
     assert any("a grading worker died" in line for line in logged), logged
     total = len(expected_scores())
@@ -153,13 +152,14 @@ def test_a_worker_killed_mid_batch_costs_nothing(demo, tmp_path, monkeypatch):
         f"[{n}/{total}]" for n in range(1, total + 1))  # each student once
     assert {r.student: r.score for r in run.results} == expected_scores()
     assert not any("grader failed" in p for r in run.results for p in r.problems)
-    assert list(scratch.iterdir()) == []  # the dead worker's work and socket folders are gone too
-    scratch.rmdir()
+    assert list(short_tmp.iterdir()) == []  # the dead worker's work and socket folders are gone too
 
 
 def test_a_student_whose_grading_kills_its_worker_fails_alone():
     def task(student):
-        return _Task("a", "", student, {}, {}, [], [], 5.0, 2**30, False, f"fp-{student}", "")
+        return _Task(assignment="a", course_root="", student=student, notebooks={}, failures={}, notes=[],
+                     hidden=[], timeout=5.0, memory=2**30, isolate=False, fingerprint=f"fp-{student}",
+                     reference="")
 
     students = ["ann", "bob", "culprit", "dan", "eve", "fay"]
     logged = []

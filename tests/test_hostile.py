@@ -18,7 +18,8 @@ from notebooks import ROOT
 
 from coursekit.grading import sandbox
 from coursekit.grading.course import Course
-from coursekit.grading.pipeline import grade
+from coursekit.grading.pipeline import GradingRun, grade
+from coursekit.grading.runner import executable_cells
 
 COURSE = Course.load(ROOT / "autograder")
 
@@ -136,7 +137,7 @@ def graded(request, tmp_path_factory):
 
 class Graded(NamedTuple):
     assignment: str
-    run: object
+    run: GradingRun
     corpus: dict
     before: dict
     out: Path
@@ -155,7 +156,7 @@ def _has_connection(server: socket.socket) -> bool:
 
 
 def test_every_submission_gets_exactly_what_it_earned(graded):
-    assignment, run, corpus, _, _, _ = graded
+    assignment, run, corpus = graded.assignment, graded.run, graded.corpus
     expected, _ = expected_scores(assignment)
     assert set(expected) == set(corpus)
     got = {r.student: r.scores for r in run.results}
@@ -164,7 +165,7 @@ def test_every_submission_gets_exactly_what_it_earned(graded):
 
 
 def test_delegation_is_flagged_by_name(graded):
-    assignment, run, _, _, _, _ = graded
+    assignment, run = graded.assignment, graded.run
     _, delegated = expected_scores(assignment)
     flags = run.by_student()["delegator"].flags
     for grade_id in delegated:
@@ -173,7 +174,7 @@ def test_delegation_is_flagged_by_name(graded):
 
 
 def test_tampering_is_flagged_and_honest_work_is_not(graded):
-    _, run, _, _, _, _ = graded
+    run = graded.run
     by = run.by_student()
     assert any("edited" in f for f in by["test_editor"].flags)
     assert any("points" in f for f in by["test_editor"].flags)
@@ -184,7 +185,7 @@ def test_tampering_is_flagged_and_honest_work_is_not(graded):
 
 
 def test_hostile_code_could_not_touch_the_course(graded):
-    _, run, _, before, out, _ = graded
+    before, out = graded.before, graded.out
     for path, content in before.items():
         assert path.read_bytes() == content
     honest = json.loads((out / "results" / "honest.json").read_text())
@@ -193,7 +194,7 @@ def test_hostile_code_could_not_touch_the_course(graded):
 
 
 def test_crashes_and_limits_are_reported(graded):
-    _, run, _, _, _, _ = graded
+    run = graded.run
     by = run.by_student()
     assert any("time limit" in p or "ran past" in p for f in by["looper"].failures.values() for p in
                (x["message"] for x in f))
@@ -204,15 +205,20 @@ def test_crashes_and_limits_are_reported(graded):
 
 def test_hostile_code_could_not_reach_the_network_or_other_processes(graded):
     assert graded.escaped == {"victim killed": False, "connected": False}
-    # Its cell ran to the end (code cell 2: nothing raised), and killing its parent did not even
-    # kill its own kernel: inside the sandbox that is bwrap's pid 1.
+    # Its cell ran to the end (no note that it raised), and killing its parent did not even kill
+    # its own kernel: inside the sandbox that is bwrap's pid 1.
+    notebook = LESSONS[graded.assignment][0]
+    student = nbformat.read(graded.out.parent / "subs" / "escaper" / f"{notebook}.ipynb", as_version=4)
+    release = nbformat.read(COURSE.release / graded.assignment / f"{notebook}.ipynb", as_version=4)
+    cells, _ = executable_cells(student, release)
+    n = next(i for i, code in enumerate(cells, 1) if "escaped" in code)  # as the grader numbers them
     notes = graded.run.by_student()["escaper"].notes
-    assert not any(n.startswith(("code cell 2 ", "code cell 2:")) for n in notes), notes
+    assert not any(note.startswith((f"code cell {n} ", f"code cell {n}:")) for note in notes), notes
     assert not any("kernel died" in n for n in notes), notes
 
 
 def test_feedback_explains_without_revealing_the_hidden_tests(graded):
-    assignment, run, _, _, _, _ = graded
+    assignment, run = graded.assignment, graded.run
     by = run.by_student()
     solution = (COURSE.source / assignment / f"{LESSONS[assignment][0]}.ipynb").read_text()
     hidden_code = solution[solution.index("BEGIN HIDDEN TESTS"):].split("END HIDDEN TESTS")[0]

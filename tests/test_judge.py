@@ -1,8 +1,6 @@
 """The judgement's parts: plain-data records, comparison messages, delegation, the sandbox warning."""
 
 import json
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -139,23 +137,23 @@ def test_the_sandbox_keeps_what_the_kernel_needs_under_tmp(monkeypatch):
     assert Path("/tmp/ck-venv").resolve() in needed
     assert all(Path("/tmp").resolve() in p.parents for p in needed)
     assert not any(p in (Path("/usr"), Path("/")) for p in needed)
+    monkeypatch.setattr(sandbox.sys, "prefix", "/opt/ck-venv")  # outside /tmp: nothing to bind back
+    assert Path("/opt/ck-venv") not in sandbox._needed_under_tmp()
 
 
-def test_kernel_sockets_go_where_their_paths_fit(tmp_path):
+def test_kernel_sockets_go_where_their_paths_fit(tmp_path, short_tmp):
     # A Unix socket's path has at most 107 bytes: a deep scratch folder sends them to /tmp.
     from coursekit.grading import kernel
 
-    short = Path(tempfile.mkdtemp(prefix="ck-", dir="/tmp"))
     deep = tmp_path / ("d" * 60) / ("e" * 60)
     deep.mkdir(parents=True)
+    here = kernel._socket_folder(short_tmp)
+    assert here.parent == short_tmp
+    moved = kernel._socket_folder(deep)
     try:
-        here = kernel._socket_folder(short)
-        assert here.parent == short
-        moved = kernel._socket_folder(deep)
         assert moved.parent == Path(kernel.SHORT_TMP) and list(deep.iterdir()) == []
-        moved.rmdir()
     finally:
-        shutil.rmtree(short)
+        moved.rmdir()
 
 
 def test_records_are_json_and_npz_only(tmp_path):
