@@ -416,15 +416,21 @@ def fast_training(net: MLP, X, y, lr: float, steps: int) -> list[float]:
     return history
 
 
+def updated_shapes(monkeypatch) -> list[tuple]:
+    """A list that gets the shape of every array MLP.step updates, one entry per update."""
+    shapes = []
+    descend = mlp_module._descend
+    monkeypatch.setattr(mlp_module, "_descend", lambda p, g, lr: (shapes.append(p.shape), descend(p, g, lr)))
+    return shapes
+
+
 @pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "leaky_relu", "softplus"])
 def test_the_flat_update_equals_one_update_per_parameter(activation, monkeypatch):
     rng = np.random.default_rng(5)
     X, y = rng.standard_normal((40, 3)), rng.integers(0, 4, 40)
     fast = MLP([3, 7, 5, 4], activation=activation, loss="softmax_cross_entropy", seed=5)
     plain = MLP([3, 7, 5, 4], activation=activation, loss="softmax_cross_entropy", seed=5)
-    updates = []  # the arrays each step() updates: one flat array, or each parameter
-    descend = mlp_module._descend
-    monkeypatch.setattr(mlp_module, "_descend", lambda p, g, lr: (updates.append(p.shape), descend(p, g, lr)))
+    updates = updated_shapes(monkeypatch)  # one flat array per step, or one per parameter
     assert fast_training(fast, X, y, 0.1, 15) == plain_training(plain, X, y, 0.1, 15)
     assert updates[:16] == [(fast.n_params(),)] * 15 + [(7, 3)]
     for name in fast.params:
@@ -517,9 +523,7 @@ def test_a_copied_network_trains_on_its_own(how, monkeypatch):
     original = MLP([2, 4, 2], activation="tanh", loss="softmax_cross_entropy", seed=11)
     original.loss(X, y)  # so that there are kept arrays and a last gradient to copy
     twin = copy.deepcopy(original) if how == "deepcopy" else pickle.loads(pickle.dumps(original))
-    updates = []
-    descend = mlp_module._descend
-    monkeypatch.setattr(mlp_module, "_descend", lambda p, g, lr: (updates.append(p.shape), descend(p, g, lr)))
+    updates = updated_shapes(monkeypatch)
     fast_training(twin, X, y, 0.3, 5)
     assert updates == [(twin.n_params(),)] * 5  # the copy updates its own flat array at once
     monkeypatch.undo()
