@@ -3,10 +3,19 @@
 from __future__ import annotations
 
 import statistics
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "bench" / "results"
+
+
+def use_test_helpers() -> None:
+    """Make the test suite's helper modules (``tests/notebooks.py``, ``tests/planted_bugs.py``)
+    importable, so that a benchmark runs notebooks and plants bugs exactly as the tests do."""
+    tests = str(ROOT / "tests")
+    if tests not in sys.path:
+        sys.path.insert(0, tests)
 
 
 def median(values) -> float:

@@ -36,9 +36,10 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from _common import bar_plot, median, save, table, use_test_helpers  # noqa: E402
+
+use_test_helpers()
 import planted_bugs  # noqa: E402
-from _common import bar_plot, median, save, table  # noqa: E402
 
 from coursekit import MLP  # noqa: E402
 from coursekit.gradcheck import gradcheck, numerical_gradient  # noqa: E402

@@ -17,8 +17,9 @@ from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-from _common import ROOT, median, save, table  # noqa: E402
+from _common import ROOT, median, save, table, use_test_helpers  # noqa: E402
+
+use_test_helpers()
 from notebooks import SOLUTIONS, errors, execute  # noqa: E402
 
 EACH_TARGET_S, ALL_TARGET_S = 30.0, 120.0

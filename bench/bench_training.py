@@ -44,6 +44,7 @@ import time
 import tracemalloc
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 
@@ -104,7 +105,7 @@ def kept_bytes(step) -> int:
     model = getattr(step, "model", None)
     if model is None:
         return 0
-    return sum(a.nbytes for kept in model._workspace.values() for a in (*kept.Z, kept.dA))
+    return model.scratch_nbytes
 
 
 def torch_step(case: Case, dtype: str):
@@ -181,11 +182,19 @@ def torch_bound_step(case: Case, dtype: str):
     return products(torch.mm, *map(as_tensors, bound_arrays(case, dtype)))
 
 
-def same_work(case: Case, dtype: str) -> str:
+class Agreement(NamedTuple):
+    """Whether coursekit and torch did the same work, and how the table shows it."""
+
+    same: bool
+    shown: str
+
+
+def same_work(case: Case, dtype: str) -> Agreement:
     """Whether coursekit and torch give the same losses over their first three steps."""
     ours, theirs = coursekit_step(case, dtype), torch_step(case, dtype)
     a, b = [ours() for _ in range(3)], [theirs() for _ in range(3)]
-    return "yes" if np.allclose(a, b, rtol=1e-9 if dtype == "float64" else 1e-4) else f"NO: {a} vs {b}"
+    same = bool(np.allclose(a, b, rtol=1e-9 if dtype == "float64" else 1e-4))
+    return Agreement(same, "yes" if same else f"NO: {a} vs {b}")
 
 
 CONTENDERS = {"coursekit": coursekit_step, "torch": torch_step, "bound": bound_step,
@@ -323,9 +332,9 @@ def main() -> None:
                 rows.append([n_threads, describe(case), dtype,
                              *(fmt_time(median(per_step[name])) for name in CONTENDERS),
                              f"{vs_torch:.2f}x", f"{vs_bound:.2f}x",
-                             f"{ratio(per_step, 'torch', 'torch bound'):.2f}x", same[case.name, dtype]])
+                             f"{ratio(per_step, 'torch', 'torch bound'):.2f}x", same[case.name, dtype].shown])
                 if dtype == "float64":
-                    verdicts.append(verdict(n_threads, case, vs_torch, vs_bound, same[case.name, dtype]))
+                    verdicts.append(verdict(n_threads, case, vs_torch, vs_bound, same[case.name, dtype].same))
                     labels.append(f"{list(case.sizes)}, {n_threads} thr")
                     plotted["coursekit/torch"].append(vs_torch)
                     plotted["coursekit/bound"].append(vs_bound)
@@ -364,14 +373,14 @@ def describe(case: Case) -> str:
     return f"{list(case.sizes)} m={case.batch} {case.activation}"
 
 
-def verdict(n_threads: int, case: Case, vs_torch: float, vs_bound: float, same_losses: str) -> str:
+def verdict(n_threads: int, case: Case, vs_torch: float, vs_bound: float, same_losses: bool) -> str:
     """The target lines of one case; a time counts only if coursekit and torch did the same work."""
-    met = lambda ok: "met" if ok and same_losses == "yes" else "MISSED"
+    met = lambda ok: "met" if ok and same_losses else "MISSED"
     lines = [f"- {case.name}, float64, {n_threads} thread(s): target <= {case.vs_torch}x torch: "
              f"{vs_torch:.2f}x {met(vs_torch <= case.vs_torch)}"]
     if case.vs_bound is not None:
         lines.append(f"; target <= {case.vs_bound}x bound: {vs_bound:.2f}x {met(vs_bound <= case.vs_bound)}")
-    if same_losses != "yes":
+    if not same_losses:
         lines.append(" (the losses differ from torch's, so the times do not compare)")
     return "".join(lines)
 

@@ -238,6 +238,11 @@ class MLP:
             buffers = _Buffers(Z, dA, dA_in)
         return buffers
 
+    @property
+    def scratch_nbytes(self) -> int:
+        """Bytes of the arrays kept from one training step to the next (see :meth:`_take_buffers`)."""
+        return sum(a.nbytes for kept in self._workspace.values() for a in (*kept.Z, kept.dA))
+
     def _keep_buffers(self, m: int, buffers: _Buffers) -> None:
         if m not in self._workspace and len(self._workspace) >= SCRATCH_BATCH_SIZES:
             self._workspace.clear()  # batch sizes keep changing: start again

@@ -1,5 +1,7 @@
 """The MLP: gradients against PyTorch autograd, parameters, initialisation, training, bad input."""
 
+import pickle
+
 import numpy as np
 import pytest
 import torch
@@ -498,6 +500,22 @@ def test_batch_sizes_can_change_from_call_to_call():
         net.step(grads, lr=0.1)
 
 
+@pytest.mark.parametrize("dtype, itemsize", [(np.float64, 8), (np.float32, 4)])
+def test_the_kept_arrays_are_counted_per_batch_size(dtype, itemsize):
+    net = MLP([2, 3, 4, 2], loss="softmax_cross_entropy", seed=13, dtype=dtype)
+    assert net.scratch_nbytes == 0  # nothing kept before the first step
+    rng = np.random.default_rng(13)
+    # A batch of m keeps each layer's output (3 + 4 + 2 rows) and room for the widest hidden
+    # layer's input gradient (4 rows): 13 rows of m entries.
+    # A batch size seen before reuses its arrays.
+    for m, kept_rows in [(5, 13 * 5), (7, 13 * (5 + 7)), (5, 13 * (5 + 7))]:
+        net.loss(rng.standard_normal((m, 2)), rng.integers(0, 2, m))
+        assert net.scratch_nbytes == kept_rows * itemsize
+    net.predict(np.ones((9, 2)))  # only training steps keep arrays
+    assert net.scratch_nbytes == 13 * 12 * itemsize
+    assert pickle.loads(pickle.dumps(net)).scratch_nbytes == 0  # a copy starts without them
+
+
 def test_assigned_arrays_and_edited_gradients_are_updated_as_given():
     rng = np.random.default_rng(10)
     X, y = rng.standard_normal((8, 2)), rng.standard_normal((8, 1))
@@ -516,7 +534,6 @@ def test_assigned_arrays_and_edited_gradients_are_updated_as_given():
 @pytest.mark.parametrize("how", ["deepcopy", "pickle"])
 def test_a_copied_network_trains_on_its_own(how, monkeypatch):
     import copy
-    import pickle
 
     rng = np.random.default_rng(11)
     X, y = rng.standard_normal((10, 2)), rng.integers(0, 2, 10)
