@@ -57,11 +57,15 @@ def gradebook_scores(out):
         return sorted((s.student.id, s.score) for s in submissions)
 
 
-def test_a_grader_killed_at_any_moment_resumes_without_losing_or_duplicating(demo, tmp_path, short_tmp):
+def test_a_grader_killed_at_any_moment_resumes_without_losing_or_duplicating(
+    demo, tmp_path, short_tmp, monkeypatch
+):
     out = tmp_path / "out"
     command = [sys.executable, "-m", "coursekit.cli", "--course", str(ROOT / "autograder"), "grade",
                ASSIGNMENT, str(demo), "--out", str(out), "--timeout", "5", "--jobs", "2"]
-    # Its scratch folder, which a kill -9 leaves behind, goes in a folder of this test's own.
+    # Its scratch folder, which a kill -9 leaves behind, goes in a folder of this test's own, and
+    # so does the next run's, which removes it.
+    monkeypatch.setattr(tempfile, "tempdir", str(short_tmp))
     grader = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                               start_new_session=True, env={**os.environ, "TMPDIR": str(short_tmp)})
     deadline = time.monotonic() + 300
@@ -71,8 +75,10 @@ def test_a_grader_killed_at_any_moment_resumes_without_losing_or_duplicating(dem
     grader.wait()
     finished = {p.stem for p in (out / "results").glob("*.json")}
     assert 3 <= len(finished) < len(expected_scores()), "the kill should land mid-batch"
+    assert len(list(short_tmp.glob("coursekit-run-*"))) == 1
 
     run = grade(ASSIGNMENT, demo, out, COURSE, timeout=5, log=lambda _: None)
+    assert list(short_tmp.iterdir()) == []  # the killed grader's folder and this run's are gone
     assert set(run.reused) >= finished - {"cy"}
     assert {r.student: r.score for r in run.results} == expected_scores()
     assert gradebook_scores(out) == sorted(expected_scores().items())

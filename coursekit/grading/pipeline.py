@@ -26,7 +26,6 @@ import logging
 import multiprocessing
 import os
 import shutil
-import tempfile
 import time
 import traceback
 import warnings
@@ -41,6 +40,7 @@ from coursekit.grading.intake import Submission, collect
 from coursekit.grading.judge import CaseFailure, QuestionResult, judge_question, load_checks
 from coursekit.grading.runner import nbgrader_meta as runner_meta
 from coursekit.grading.sandbox import DEFAULT_MEMORY, DEFAULT_TIMEOUT
+from coursekit.grading.scratch import run_scratch
 
 #: Bumped whenever the judgement changes, so that old results are not reused.
 RESULTS_VERSION = 1
@@ -239,23 +239,22 @@ def grade(
     total = len(collected)
     bar = _progress(total, progress, initial=len(done))
     # Every student's work folder (and, where its path is short enough, the kernel's sockets) go
-    # in one folder for the run, removed at the end: a worker that dies half-way leaves nothing.
-    scratch = tempfile.mkdtemp(prefix="coursekit-run-")
-    todo = [replace(task, scratch=scratch) for task in todo]
+    # in one folder for the run, removed at the end: a worker that dies half-way leaves nothing,
+    # and the next run removes what a grader killed outright left.
+    # closing: if the loop stops early (an error, Ctrl-C), the workers stop, then the folder goes.
     try:
-        # closing: if this loop stops early (an error, Ctrl-C), the workers stop first, then the
-        # scratch folder goes.
-        with contextlib.closing(_run_tasks(todo, jobs, questions, log)) as results:
-            for n, result in enumerate(results, len(done) + 1):
-                _write_feedback(result, assignment, course, questions, out)
-                _save_result(results_dir / f"{result.student}.json", result)
-                done[result.student] = result
-                problem = f"  ({'; '.join(result.problems)})" if result.problems else ""
-                log(f"[{n}/{total}] {result.student}: {result.score:g}/{result.max_score:g}{problem}")
-                bar.update(1)
+        with run_scratch() as scratch:
+            todo = [replace(task, scratch=scratch) for task in todo]
+            with contextlib.closing(_run_tasks(todo, jobs, questions, log)) as results:
+                for n, result in enumerate(results, len(done) + 1):
+                    _write_feedback(result, assignment, course, questions, out)
+                    _save_result(results_dir / f"{result.student}.json", result)
+                    done[result.student] = result
+                    problem = f"  ({'; '.join(result.problems)})" if result.problems else ""
+                    log(f"[{n}/{total}] {result.student}: {result.score:g}/{result.max_score:g}{problem}")
+                    bar.update(1)
     finally:
         bar.close()
-        shutil.rmtree(scratch, ignore_errors=True)
 
     results = [done[s.student] for s in collected]
     _write_gradebook(db_url, course, assignment, questions, results)
