@@ -192,7 +192,12 @@ class MLP:
         ``Z_L`` has shape (m, sizes[-1]). For the squared-error loss the output activation is
         applied too and recorded in the last cache; the cross-entropies take ``Z_L`` itself.
         """
-        out, caches = self._forward(self._checked_input(X), None)
+        A = self._checked_input(X)
+        try:
+            out, caches = self._forward(A, None)
+        except ValueError:
+            self._check_params_again()
+            raise
         return out, [LayerCache(LinearCache(x, W), act) for x, W, act in caches]
 
     def _forward(self, A: np.ndarray, buffers: _Buffers | None) -> tuple[np.ndarray, list[tuple]]:
@@ -309,7 +314,11 @@ class MLP:
         # Reuse arrays only for the network's own flat parameters, all of its dtype.
         buffers = self._take_buffers(m) if self._params_flat else None
         try:
-            out, caches = self._forward(A, buffers)
+            try:
+                out, caches = self._forward(A, buffers)
+            except ValueError:
+                self._check_params_again()
+                raise
             if self.loss_name == "softmax_cross_entropy":  # labels or one-hot rows, checked there
                 scale = 1.0 / m if self.reduction == "mean" else 1.0
                 loss, dout = _softmax_cross_entropy(out, softmax_targets(y, m, out.shape[1]), scale)
@@ -465,6 +474,15 @@ class MLP:
             and all(map(operator.is_, self._checked, views))
             and all(view.base is flat for view in views)
         )
+
+    def _check_params_again(self) -> None:
+        """:meth:`_check_params` in full, after numpy refused a parameter's shape.
+
+        A parameter reshaped in place (``params["W1"].shape = ...``) is still the array that
+        passed, so the quick check let it by; this names it instead of numpy's own message.
+        """
+        self._checked_names = self._checked = ()
+        self._check_params()
 
     def _expected_keys(self) -> list[str]:
         return [f"{kind}{l}" for l in range(1, self.n_layers + 1) for kind in "Wb"]

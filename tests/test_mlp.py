@@ -390,6 +390,21 @@ def test_params_assigned_with_the_wrong_shape():
         net.loss(np.ones((5, 3)), np.ones((5, 2)))
 
 
+@pytest.mark.parametrize("call", ["loss", "forward", "predict"])
+def test_a_parameter_reshaped_in_place_is_named(call):
+    net = MLP([3, 4, 2], loss="softmax_cross_entropy", seed=0)
+    X, y = np.ones((5, 3)), np.array([0, 1, 1, 0, 1])
+    net.step(net.loss(X, y)[1], lr=0.1)  # the parameters have passed their checks
+    net.params["W1"].shape = (3, 4)  # the very same array, given another shape in place
+    run = (lambda: net.loss(X, y)) if call == "loss" else (lambda: getattr(net, call)(X))
+    with pytest.raises(ValueError, match=r"params\['W1'\] must have shape \(4, 3\), got \(3, 4\)"):
+        run()
+    net.params["W1"].shape = (4, 3)
+    run()  # its shape given back, it works again
+    with pytest.raises(ValueError, match=r"labels must lie in \[0, 2\)"):  # other errors are kept
+        net.loss(X, np.array([0, 1, 2, 0, 1]))
+
+
 # -- the step's shared arrays --------------------------------------------------------------------
 # MLP keeps its parameters in one flat array, returns gradients as views of one flat array, and
 # reuses its layer outputs from one loss() call to the next. None of that may show: each test
