@@ -2,6 +2,9 @@
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
+# numpy on MKL, for the benchmarks only (see bench below)
+MKL_VENV    := .venv-mkl
+MKL_VERSION := 2025.3.0
 PORT   ?= 8888
 LESSON ?= 01-perceptron/perceptron.ipynb
 # JupyterLab refuses to start as root unless told that it is on purpose.
@@ -50,10 +53,28 @@ grade-demo: $(VENV)/.installed
 	$(BIN)/coursekit demo-class 01-perceptron $(DEMO)/submissions
 	$(BIN)/coursekit grade 01-perceptron $(DEMO)/submissions --out $(DEMO)/graded --timeout 10
 
-# Benchmarks print markdown tables and save them (and plots) in bench/results/.
+# Benchmarks print markdown tables and save them (and plots) in bench/results/. The training step
+# is timed twice: with numpy's own wheel (OpenBLAS), and with numpy built on MKL, the BLAS PyTorch
+# uses, so that the two frameworks are also compared on the same matrix products.
 BENCHES := training gradcheck explorers lessons grading
-bench: $(VENV)/.installed-dev
+bench: $(VENV)/.installed-dev $(MKL_VENV)/.installed
 	@for b in $(BENCHES); do echo "== bench/bench_$$b.py"; $(BIN)/python bench/bench_$$b.py || exit 1; done
+	@echo "== bench/bench_training.py, numpy on MKL"
+	$(MKL_VENV)/bin/python bench/bench_training.py --dtypes float64 --no-memory
+
+# numpy built from source against MKL (Intel's mkl-devel wheel), the same numpy version as in
+# .venv, with coursekit and PyTorch: about 10 minutes and 1 GB, once.
+$(MKL_VENV)/.installed: pyproject.toml | $(VENV)/.installed-dev
+	rm -rf $(MKL_VENV)
+	$(PYTHON) -m venv $(MKL_VENV)
+	$(MKL_VENV)/bin/python -m pip install --quiet mkl-devel==$(MKL_VERSION) meson-python meson ninja cython
+	PATH="$(CURDIR)/$(MKL_VENV)/bin:$$PATH" PKG_CONFIG_PATH="$(CURDIR)/$(MKL_VENV)/lib/pkgconfig" \
+	  $(MKL_VENV)/bin/python -m pip install --quiet --no-build-isolation --no-binary numpy \
+	  "numpy==$$($(BIN)/python -c 'import numpy; print(numpy.__version__)')" \
+	  -Csetup-args=-Dblas=mkl -Csetup-args=-Dlapack=mkl -Csetup-args=-Dmkl-threading=gomp
+	$(MKL_VENV)/bin/python -m pip install --quiet -e . torch==2.13.0
+	$(MKL_VENV)/bin/python -c 'import numpy; assert numpy.show_config(mode="dicts")["Build Dependencies"]["blas"]["name"].startswith("mkl")'
+	touch $@
 
 clean:
 	rm -rf $(DEMO) autograder/gradebook.db artifacts .pytest_cache

@@ -2,7 +2,7 @@
 
 A step is forward, loss with its gradient, backward and a plain SGD update ``p -= lr * grad``.
 The contenders get the same data, the same initial weights, the same dtype and the same number
-of threads (``torch.set_num_threads`` and numpy's BLAS pool through threadpoolctl):
+of threads (``torch.set_num_threads``, and threadpoolctl for numpy's BLAS and OpenMP pools):
 
 - coursekit: ``loss, grads = model.loss(X, y); model.step(grads, lr)``
 - torch: ``nn.Linear`` layers and the activation, ``F.cross_entropy``, ``loss.backward()``,
@@ -11,8 +11,11 @@ of threads (``torch.set_num_threads`` and numpy's BLAS pool through threadpoolct
 - bound: the step's matrix products alone, in numpy with preallocated outputs: ``Z_l = A @ W_l.T``
   for every layer, then ``dW_l = dZ_l.T @ A_{l-1}`` for every layer and ``dA_{l-1} = dZ_l @ W_l``
   for every layer but the first (the input needs no gradient).
-- torch matmuls: the same products with ``torch.mm(..., out=)``. numpy multiplies with OpenBLAS
-  and torch with MKL; this column shows how much of a difference is the BLAS.
+- torch matmuls: the same products with ``torch.mm(..., out=)``. numpy's wheel multiplies with
+  OpenBLAS and torch's with MKL; this column shows how much of a difference is the BLAS.
+
+Run with a numpy built on MKL (``make bench`` makes one in .venv-mkl), the frameworks also meet
+on the same BLAS; the results are then saved as training-mkl rather than training.
 
 Timing interleaves the contenders in rotating order, one block of steps each per round, and
 quotes the median over rounds of the time per step; a ratio is the median over rounds of the
@@ -206,7 +209,7 @@ def set_threads(n: int) -> None:
     from threadpoolctl import threadpool_limits
 
     torch.set_num_threads(n)
-    threadpool_limits(n, user_api="blas")
+    threadpool_limits(n)  # the BLAS, and OpenMP for a BLAS threaded with it (MKL built with gomp)
 
 
 def interleaved(steps: dict, rounds: int, budget: float) -> dict[str, list[float]]:
@@ -345,14 +348,22 @@ def main() -> None:
     text = (
         "Training step (forward, loss, backward, SGD update): median wall time per step over "
         f"{args.rounds} interleaved rounds, and the median of the per-round ratios; "
-        f"{os.cpu_count()} cores, numpy {np.__version__} (OpenBLAS), torch {torch.__version__} (MKL)\n\n"
+        f"{os.cpu_count()} cores, numpy {np.__version__} ({numpy_blas()}), "
+        f"torch {torch.__version__} (MKL)\n\n"
         + table(header, rows)
         + "\n\nTargets (float64):\n\n" + "\n".join(verdicts)
     )
     if not args.no_memory:
         text += "\n\n" + memory_table(args.cases, args.dtypes, threads[0])
-    bar_plot("training", labels, plotted, "time ratio (float64)", target=1.0, keep=not args.quick)
-    save("training", text, keep=not args.quick)
+    name = "training-mkl" if numpy_blas().startswith("mkl") else "training"
+    bar_plot(name, labels, plotted, "time ratio (float64)", target=1.0, keep=not args.quick)
+    save(name, text, keep=not args.quick)
+
+
+def numpy_blas() -> str:
+    """The BLAS numpy was built with, as its build configuration names it: "scipy-openblas"
+    for the wheels on PyPI, "mkl-dynamic-lp64-gomp" for the one ``make bench`` builds."""
+    return np.show_config(mode="dicts")["Build Dependencies"]["blas"]["name"]
 
 
 def memory_table(cases: list[str], dtypes: list[str], n_threads: int) -> str:
