@@ -1,12 +1,15 @@
 """A grading run's scratch folder: removed when the run ends, and by the next run when it was killed."""
 
+import os
 import signal
 import subprocess
 import sys
+import threading
 from pathlib import Path
 
 import pytest
 
+from coursekit.grading import scratch
 from coursekit.grading.scratch import LOCK, PREFIX, remove_abandoned, run_scratch
 
 HOLDER = """
@@ -59,6 +62,57 @@ def test_a_killed_graders_folder_is_removed_by_the_next_run(holder, tmp_path):
     with run_scratch(tmp_path) as mine:
         assert not folder.exists()
         assert [p.name for p in tmp_path.iterdir()] == [Path(mine).name]
+
+
+def test_a_starting_run_never_shows_its_lock_file_unlocked(tmp_path, monkeypatch):
+    # Another run sweeps at the moment this one makes its lock file: it must not take the folder.
+    swept = []
+    real_flock = scratch.fcntl.flock
+
+    def flock_after_a_sweep(fd, operation):
+        if not swept:
+            swept.append("sweeping")
+            swept[0] = remove_abandoned(tmp_path)
+        real_flock(fd, operation)
+
+    monkeypatch.setattr(scratch.fcntl, "flock", flock_after_a_sweep)
+    with run_scratch(tmp_path) as folder:
+        assert swept == [[]] and (Path(folder) / LOCK).is_file()
+
+
+def test_what_cannot_be_removed_yet_stays_locked_for_a_later_run(holder, tmp_path, monkeypatch):
+    process, folder = holder
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    monkeypatch.setattr(scratch.shutil, "rmtree", lambda *args, **kwargs: None)  # say, still in use
+    assert remove_abandoned(tmp_path) == []
+    assert (folder / "work").is_dir() and (folder / LOCK).is_file()
+    monkeypatch.undo()
+    assert remove_abandoned(tmp_path) == [folder] and not folder.exists()
+
+
+def test_another_users_folders_and_planted_files_are_left_alone(holder, tmp_path, monkeypatch):
+    process, folder = holder
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    another_user = os.getuid() + 1
+    monkeypatch.setattr(scratch.os, "getuid", lambda: another_user)  # as seen by another user
+    assert remove_abandoned(tmp_path) == [] and folder.exists()
+    monkeypatch.undo()
+    # A link under the prefix, and a FIFO under the lock's name, which would block a plain open().
+    outside = tmp_path / "elsewhere"
+    (outside / "precious").mkdir(parents=True)
+    (outside / LOCK).touch()
+    (tmp_path / f"{PREFIX}link").symlink_to(outside)
+    fifo = tmp_path / f"{PREFIX}fifo"
+    fifo.mkdir()
+    os.mkfifo(fifo / LOCK)
+    sweep = threading.Thread(target=lambda: swept.append(remove_abandoned(tmp_path)), daemon=True)
+    swept = []
+    sweep.start()
+    sweep.join(timeout=10)
+    assert swept == [[folder]], "the sweep hung or took the wrong folders"
+    assert (outside / "precious").is_dir() and (fifo / LOCK).exists()
 
 
 def test_folders_that_are_not_abandoned_runs_are_left_alone(tmp_path):

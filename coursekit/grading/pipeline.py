@@ -29,7 +29,7 @@ import shutil
 import time
 import traceback
 import warnings
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 import nbformat
@@ -216,45 +216,43 @@ def grade(
     if isolate and sandbox.bwrap() is None:
         warnings.warn(sandbox.NOT_ISOLATED, sandbox.SandboxWarning, stacklevel=2)
         isolate = False
-    reference = _reference(course, assignment, out, course_key, timeout)
+    # Every work folder (the reference run's and each student's) and, where its path is short
+    # enough, each kernel's sockets go in one folder for the run, removed at the end: a worker
+    # that dies half-way leaves nothing, and the next run removes what a grader killed outright
+    # left. If grading stops early (an error, Ctrl-C), the workers stop first, then it goes.
+    with contextlib.ExitStack() as stack:
+        scratch = stack.enter_context(run_scratch())
+        reference = _reference(course, assignment, out, course_key, timeout, scratch)
 
-    results_dir = out / "results"
-    results_dir.mkdir(exist_ok=True)
-    for stale in results_dir.glob("*.tmp*"):  # left by a grader that was killed while writing
-        stale.unlink()
-    done: dict[str, StudentResult] = {}
-    todo: list[_Task] = []
-    for submission in collected:
-        fingerprint = _fingerprint(submission, course_key, timeout, memory)
-        previous = _load_result(results_dir / f"{submission.student}.json")
-        if previous is not None and previous.fingerprint == fingerprint:
-            done[submission.student] = previous
-            continue
-        todo.append(_Task(assignment, str(course.root), submission.student,
-                          {k: str(v) for k, v in submission.notebooks.items()}, dict(submission.failures),
-                          list(submission.notes), hidden, float(timeout), int(memory), isolate, fingerprint,
-                          str(reference)))
-    reused = sorted(done)
+        results_dir = out / "results"
+        results_dir.mkdir(exist_ok=True)
+        for stale in results_dir.glob("*.tmp*"):  # left by a grader that was killed while writing
+            stale.unlink()
+        done: dict[str, StudentResult] = {}
+        todo: list[_Task] = []
+        for submission in collected:
+            fingerprint = _fingerprint(submission, course_key, timeout, memory)
+            previous = _load_result(results_dir / f"{submission.student}.json")
+            if previous is not None and previous.fingerprint == fingerprint:
+                done[submission.student] = previous
+                continue
+            todo.append(_Task(assignment, str(course.root), submission.student,
+                              {k: str(v) for k, v in submission.notebooks.items()},
+                              dict(submission.failures), list(submission.notes), hidden, float(timeout),
+                              int(memory), isolate, fingerprint, str(reference), scratch=scratch))
+        reused = sorted(done)
 
-    total = len(collected)
-    bar = _progress(total, progress, initial=len(done))
-    # Every student's work folder (and, where its path is short enough, the kernel's sockets) go
-    # in one folder for the run, removed at the end: a worker that dies half-way leaves nothing,
-    # and the next run removes what a grader killed outright left.
-    # closing: if the loop stops early (an error, Ctrl-C), the workers stop, then the folder goes.
-    try:
-        with run_scratch() as scratch:
-            todo = [replace(task, scratch=scratch) for task in todo]
-            with contextlib.closing(_run_tasks(todo, jobs, questions, log)) as results:
-                for n, result in enumerate(results, len(done) + 1):
-                    _write_feedback(result, assignment, course, questions, out)
-                    _save_result(results_dir / f"{result.student}.json", result)
-                    done[result.student] = result
-                    problem = f"  ({'; '.join(result.problems)})" if result.problems else ""
-                    log(f"[{n}/{total}] {result.student}: {result.score:g}/{result.max_score:g}{problem}")
-                    bar.update(1)
-    finally:
-        bar.close()
+        total = len(collected)
+        bar = _progress(total, progress, initial=len(done))
+        stack.callback(bar.close)
+        results = stack.enter_context(contextlib.closing(_run_tasks(todo, jobs, questions, log)))
+        for n, result in enumerate(results, len(done) + 1):
+            _write_feedback(result, assignment, course, questions, out)
+            _save_result(results_dir / f"{result.student}.json", result)
+            done[result.student] = result
+            problem = f"  ({'; '.join(result.problems)})" if result.problems else ""
+            log(f"[{n}/{total}] {result.student}: {result.score:g}/{result.max_score:g}{problem}")
+            bar.update(1)
 
     results = [done[s.student] for s in collected]
     _write_gradebook(db_url, course, assignment, questions, results)
@@ -418,10 +416,12 @@ def _judge_task(task: _Task) -> StudentResult:
     return result
 
 
-def _reference(course: Course, assignment: str, out: Path, course_key: str, timeout: float) -> Path:
+def _reference(course: Course, assignment: str, out: Path, course_key: str, timeout: float,
+               scratch: str) -> Path:
     """Run the instructor's notebook on the trials once; save its outputs, the expected values.
 
     They are kept in ``out/reference/`` and reused while the notebook and the checks stay the same.
+    The run's work folder goes in ``scratch``.
     """
     from coursekit.grading.runner import run_notebook
 
@@ -438,7 +438,7 @@ def _reference(course: Course, assignment: str, out: Path, course_key: str, time
         ids = {runner_meta(c).get("grade_id") for c in release.cells}
         mine = [c for c in checks if c.grade_id in ids]
         recording = run_notebook(source, release, mine, {c.grade_id: c.draw() for c in mine}, [],
-                                 max(timeout, 60), DEFAULT_MEMORY, isolate=False)
+                                 max(timeout, 60), DEFAULT_MEMORY, isolate=False, scratch=scratch)
         for check in mine:
             got = recording.results.get(check.grade_id)
             problems = [r.get("error") for r in got or [] if isinstance(r, dict) and r.get("error")]

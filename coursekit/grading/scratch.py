@@ -1,17 +1,20 @@
 """A grading run's scratch folder, for work folders and kernel sockets: gone when the run ends.
 
 A grader killed outright (kill -9, the OOM killer) cannot remove its folder, so the next run in
-the same temporary folder does. A run holds an exclusive lock on a file in its folder for as
-long as it lives, and the system drops that lock when the process ends, however it ends. A
-folder whose lock can be taken therefore belongs to no running grader, be it on this machine or
-on another sharing the folder, such as a container whose process ids mean nothing here.
+the same temporary folder does. A run holds an exclusive lock (``flock``) on a file in its
+folder for as long as it lives, and the system drops that lock when the process ends, however
+it ends. A folder whose lock can be taken therefore belongs to no running grader, whichever
+process or container on this machine started it. (This needs a local temporary folder: over
+NFS the locks are emulated and cannot be relied on.)
 """
 
 from __future__ import annotations
 
 import contextlib
 import fcntl
+import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -30,29 +33,66 @@ def run_scratch(where: str | Path | None = None) -> Iterator[str]:
         The folder to make it in; the system's temporary folder (``TMPDIR``) by default.
     """
     remove_abandoned(where)
-    folder = tempfile.mkdtemp(prefix=PREFIX, dir=where)
-    lock = open(Path(folder) / LOCK, "w")  # held, and locked, until the folder is gone
+    folder = Path(tempfile.mkdtemp(prefix=PREFIX, dir=where))
+    lock = None
     try:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # cannot wait: no one else knows this folder yet
-        yield folder
+        # Locked under another name, then renamed: no other run sees the lock file unlocked.
+        lock = os.open(folder / f"{LOCK}.new", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        os.rename(folder / f"{LOCK}.new", folder / LOCK)
+        yield str(folder)
     finally:
-        shutil.rmtree(folder, ignore_errors=True)
-        lock.close()
+        _empty(folder)
+        if lock is not None:
+            os.close(lock)
 
 
 def remove_abandoned(where: str | Path | None = None) -> list[Path]:
     """Remove the scratch folders in ``where`` that no running grader holds; return them.
 
-    A folder without its lock file yet (a run starting at this moment), one still locked, or one
-    this user may not read is left alone.
+    Only this user's folders, with a lock file that no process holds, are touched. A folder
+    without its lock file (a run starting this moment), a symbolic link, or a lock file that is
+    not a plain file is left alone.
     """
     removed = []
     for folder in sorted(Path(where or tempfile.gettempdir()).glob(PREFIX + "*")):
         try:
-            with open(folder / LOCK) as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                shutil.rmtree(folder, ignore_errors=True)
-        except OSError:  # in use (BlockingIOError), no lock file, not ours, or not a folder
+            if not _is_mine(os.lstat(folder), stat.S_ISDIR):
+                continue
+            # Not following links, and not waiting on a FIFO planted under the lock's name.
+            lock = os.open(folder / LOCK, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
+        except OSError:  # gone meanwhile, no lock file yet, or not readable
             continue
-        removed.append(folder)
+        try:
+            if _is_mine(os.fstat(lock), stat.S_ISREG):
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                if _empty(folder):
+                    removed.append(folder)
+        except OSError:  # locked: a grader is using it
+            pass
+        finally:
+            os.close(lock)
     return removed
+
+
+def _is_mine(info: os.stat_result, kind) -> bool:
+    return kind(info.st_mode) and info.st_uid == os.getuid()
+
+
+def _empty(folder: Path) -> bool:
+    """Remove ``folder``, its lock file last, so that what cannot be removed now (a file a
+    process is still writing) stays under a lock file for a later run to remove. Whether it is
+    gone."""
+    for entry in list(folder.iterdir()) if folder.is_dir() else []:
+        if entry.name == LOCK:
+            continue
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry, ignore_errors=True)
+        else:
+            with contextlib.suppress(OSError):
+                entry.unlink()
+    with contextlib.suppress(OSError):
+        if [entry.name for entry in folder.iterdir()] == [LOCK]:
+            (folder / LOCK).unlink()
+        folder.rmdir()
+    return not folder.exists()
