@@ -482,7 +482,10 @@ class MLP:
         passed, so the quick check let it by; this names it instead of numpy's own message.
         """
         self._checked_names = self._checked = ()
-        self._check_params()
+        try:
+            self._check_params()
+        except (KeyError, TypeError, ValueError) as error:
+            raise error from None  # numpy's message says nothing more
 
     def _expected_keys(self) -> list[str]:
         return [f"{kind}{l}" for l in range(1, self.n_layers + 1) for kind in "Wb"]
