@@ -1,4 +1,5 @@
-# Every routine command of the course. Needs only Python 3.11 (or newer) and make.
+# Every routine command of the course. Needs only Python 3.11 (or newer) and make (and, for make
+# bench, a C compiler: it builds numpy on MKL once).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -10,14 +11,14 @@ LESSON ?= 01-perceptron/perceptron.ipynb
 # JupyterLab refuses to start as root unless told that it is on purpose.
 ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: help lab test lint lessons lessons-check grade-demo bench clean
+.PHONY: help lab test lint lessons lessons-check grade-demo bench bench-mkl clean
 
 help:
 	@echo "make lab         set up .venv (first time) and open lesson 1 in JupyterLab (LESSON=... for another)"
 	@echo "make test        set up .venv with the dev extra and run every test, ruff included"
 	@echo "make lessons     regenerate lessons/ from solutions/"
 	@echo "make grade-demo  grade the demo class of lesson 1 and print the grades"
-	@echo "make bench       run the benchmarks; tables go to bench/results/"
+	@echo "make bench       run the benchmarks; tables go to bench/results/ (builds numpy on MKL once)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -54,26 +55,31 @@ grade-demo: $(VENV)/.installed
 	$(BIN)/coursekit grade 01-perceptron $(DEMO)/submissions --out $(DEMO)/graded --timeout 10
 
 # Benchmarks print markdown tables and save them (and plots) in bench/results/. The training step
-# is timed twice: with numpy's own wheel (OpenBLAS), and with numpy built on MKL, the BLAS PyTorch
-# uses, so that the two frameworks are also compared on the same matrix products.
+# is timed twice: with numpy's own wheel (OpenBLAS), then (bench-mkl) with numpy built on MKL, the
+# BLAS PyTorch uses, so that the two frameworks are also compared on the same matrix products.
 BENCHES := training gradcheck explorers lessons grading
-bench: $(VENV)/.installed-dev $(MKL_VENV)/.installed
+bench: $(VENV)/.installed-dev
 	@for b in $(BENCHES); do echo "== bench/bench_$$b.py"; $(BIN)/python bench/bench_$$b.py || exit 1; done
+	$(MAKE) bench-mkl
+
+bench-mkl: $(MKL_VENV)/.installed
 	@echo "== bench/bench_training.py, numpy on MKL"
 	$(MKL_VENV)/bin/python bench/bench_training.py --dtypes float64 --no-memory
 
-# numpy built from source against MKL (Intel's mkl-devel wheel), the same numpy version as in
-# .venv, with coursekit and PyTorch: about 10 minutes and 1 GB, once.
-$(MKL_VENV)/.installed: pyproject.toml | $(VENV)/.installed-dev
+# numpy built from source on MKL (Intel's mkl-devel wheel; needs a C compiler), the same numpy
+# and PyTorch versions as in .venv, and coursekit: about 10 minutes and 2.5 GB, once. Built from
+# the sources every time (no pip cache): a cached wheel would be linked to another MKL.
+$(MKL_VENV)/.installed: | $(VENV)/.installed-dev
 	rm -rf $(MKL_VENV)
 	$(PYTHON) -m venv $(MKL_VENV)
 	$(MKL_VENV)/bin/python -m pip install --quiet mkl-devel==$(MKL_VERSION) meson-python meson ninja cython
 	PATH="$(CURDIR)/$(MKL_VENV)/bin:$$PATH" PKG_CONFIG_PATH="$(CURDIR)/$(MKL_VENV)/lib/pkgconfig" \
-	  $(MKL_VENV)/bin/python -m pip install --quiet --no-build-isolation --no-binary numpy \
+	  $(MKL_VENV)/bin/python -m pip install --quiet --no-cache-dir --no-build-isolation --no-binary numpy \
 	  "numpy==$$($(BIN)/python -c 'import numpy; print(numpy.__version__)')" \
 	  -Csetup-args=-Dblas=mkl -Csetup-args=-Dlapack=mkl -Csetup-args=-Dmkl-threading=gomp
-	$(MKL_VENV)/bin/python -m pip install --quiet -e . torch==2.13.0
-	$(MKL_VENV)/bin/python -c 'import numpy; assert numpy.show_config(mode="dicts")["Build Dependencies"]["blas"]["name"].startswith("mkl")'
+	$(MKL_VENV)/bin/python -m pip install --quiet -e . \
+	  "torch==$$($(BIN)/python -c 'import torch; print(torch.__version__.split("+")[0])')"
+	$(MKL_VENV)/bin/python bench/check_mkl_numpy.py
 	touch $@
 
 clean:
