@@ -212,10 +212,18 @@ def set_threads(n: int) -> None:
     threadpool_limits(n)  # the BLAS, and OpenMP for a BLAS threaded with it (MKL built with gomp)
 
 
-def interleaved(steps: dict, rounds: int, budget: float) -> dict[str, list[float]]:
+#: Seconds to wait before each block of steps. An idle BLAS or OpenMP pool keeps its threads
+#: spinning for a while after its last call (OpenBLAS's for about 2**28 cycles, some 0.1 s):
+#: on 2 cores, the next contender's threads would share them with that spinning.
+SETTLE = 0.2
+
+
+def interleaved(steps: dict, rounds: int, budget: float, settle: float = SETTLE) -> dict[str, list[float]]:
     """Seconds per step of each contender in every round: one block of steps each per round.
 
     The order rotates from round to round; a block lasts about ``budget / rounds / len(steps)``.
+    Each block starts after ``settle`` seconds of rest and one untimed step, so that it runs as
+    the contender would alone: the previous one's threads asleep, its own pool awake.
     """
     block = {}
     for name, step in steps.items():  # warm up, then size the blocks
@@ -229,6 +237,8 @@ def interleaved(steps: dict, rounds: int, budget: float) -> dict[str, list[float
     for r in range(rounds):
         for name in names[r % len(names):] + names[: r % len(names)]:
             step, n = steps[name], block[name]
+            time.sleep(settle)
+            step()
             started = time.perf_counter()
             for _ in range(n):
                 step()
@@ -309,6 +319,8 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true",
                         help="a short run: fewer rounds, no memory, printed and not saved")
     parser.add_argument("--no-memory", action="store_true", help="skip the memory columns")
+    parser.add_argument("--settle", type=float, default=SETTLE,
+                        help="seconds of rest before each block of steps (0: back to back)")
     parser.add_argument("--memory-child", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.memory_child:
@@ -329,7 +341,7 @@ def main() -> None:
         for case in (CASES[c] for c in args.cases):
             for dtype in args.dtypes:
                 steps = {name: make(case, dtype) for name, make in CONTENDERS.items()}
-                per_step = interleaved(steps, args.rounds, args.budget)
+                per_step = interleaved(steps, args.rounds, args.budget, args.settle)
                 vs_torch = ratio(per_step, "coursekit", "torch")
                 vs_bound = ratio(per_step, "coursekit", "bound")
                 rows.append([n_threads, describe(case), dtype,
