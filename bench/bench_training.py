@@ -20,6 +20,8 @@ on the same BLAS; the results are then saved as training-mkl rather than trainin
 Timing interleaves the contenders in rotating order, one block of steps each per round, and
 quotes the median over rounds of the time per step; a ratio is the median over rounds of the
 ratio within the round, which cancels most of the drift when other work shares the machine.
+Each block starts after a rest (``SETTLE``) and one untimed step, so that the previous
+contender's idle threads, still spinning, do not share the cores with it.
 
 Memory of a step:
 - ``tracemalloc``: coursekit's peak of numpy allocations during a step, above what was live before,
