@@ -126,3 +126,36 @@ def test_folders_that_are_not_abandoned_runs_are_left_alone(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
         [starting.name, f"{PREFIX}a-file", other.name]
     )
+
+
+#: Runs a command as a process that file permissions apply to: as root, without the capabilities
+#: that let it ignore them.
+UNPRIVILEGED = [] if os.geteuid() else ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+
+
+def locked_up_work_folder(parent: Path) -> Path:
+    """A work folder as a student's code may leave it: folders without write or search permission,
+    and a link to a folder outside."""
+    work = parent / "work"
+    (work / "sealed" / "deeper").mkdir(parents=True)
+    (work / "sealed" / "deeper" / "answer.txt").write_text("42")
+    (parent / "outside").mkdir(mode=0o755)
+    (work / "link").symlink_to(parent / "outside")
+    for folder, mode in [(work / "sealed" / "deeper", 0), (work / "sealed", 0o500), (work, 0o500)]:
+        os.chmod(folder, mode)
+    return work
+
+
+@pytest.mark.parametrize("remove", ["shutil.rmtree", "remove_tree"])
+def test_a_work_folder_a_student_locked_up_is_removed_all_the_same(remove, tmp_path):
+    work = locked_up_work_folder(tmp_path)
+    code = {"shutil.rmtree": "import shutil, sys; shutil.rmtree(sys.argv[1], ignore_errors=True)",
+            "remove_tree": "import sys, coursekit.grading.scratch as s; s.remove_tree(sys.argv[1])"}
+    subprocess.run([*UNPRIVILEGED, sys.executable, "-c", code[remove], str(work)], check=True)
+    if remove == "shutil.rmtree":  # the trouble is real: alone, rmtree leaves it behind
+        assert (work / "sealed").exists()
+        for folder in (work, work / "sealed", work / "sealed" / "deeper"):
+            os.chmod(folder, 0o700)  # so that pytest can clean up
+    else:
+        assert not work.exists()
+    assert (tmp_path / "outside").stat().st_mode & 0o777 == 0o755  # the link was not followed

@@ -18,6 +18,7 @@ import nbformat
 from coursekit.grading import record
 from coursekit.grading.judge import Check, Trial
 from coursekit.grading.kernel import CellOutcome, SandboxKernel, run_cells
+from coursekit.grading.scratch import remove_tree
 
 
 def nbgrader_meta(cell) -> dict:
@@ -194,7 +195,7 @@ def run_notebook(notebook: Path, release, checks: list[Check], trials: dict[str,
             if outcome.status != "ok":
                 recording.missing[check.grade_id] = _why_not_recorded(outcome)
     finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+        remove_tree(workdir)  # whatever permissions the student's code left on it
     recording.seconds = time.perf_counter() - started
     return recording
 

@@ -75,6 +75,26 @@ def remove_abandoned(where: str | Path | None = None) -> list[Path]:
     return removed
 
 
+def remove_tree(path: str | Path) -> None:
+    """Remove a folder that a student's code wrote in, whatever permissions it left on it.
+
+    Removing an entry needs write and search permission on its folder; a student's code may have
+    taken them away from the owner (``os.chmod(".", 0o500)``), and ``shutil.rmtree`` alone would
+    then leave the folder behind. Each folder, links aside, is given them back first.
+    """
+    for root, folders, _ in os.walk(_owner_may_enter(path)):
+        for name in folders:
+            _owner_may_enter(os.path.join(root, name))
+    shutil.rmtree(path, ignore_errors=True)
+
+
+def _owner_may_enter(folder: str | Path) -> str | Path:
+    if not os.path.islink(folder):
+        with contextlib.suppress(OSError):
+            os.chmod(folder, stat.S_IRWXU)
+    return folder
+
+
 def _is_mine(info: os.stat_result, kind) -> bool:
     return kind(info.st_mode) and info.st_uid == os.getuid()
 
@@ -87,7 +107,7 @@ def _empty(folder: Path) -> bool:
         if entry.name == LOCK:
             continue
         if entry.is_dir() and not entry.is_symlink():
-            shutil.rmtree(entry, ignore_errors=True)
+            remove_tree(entry)
         else:
             with contextlib.suppress(OSError):
                 entry.unlink()
