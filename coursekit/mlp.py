@@ -192,18 +192,15 @@ class MLP:
         ``Z_L`` has shape (m, sizes[-1]). For the squared-error loss the output activation is
         applied too and recorded in the last cache; the cross-entropies take ``Z_L`` itself.
         """
-        A = self._checked_input(X)
-        try:
-            out, caches = self._forward(A, None)
-        except ValueError:
-            self._check_params_again()
-            raise
+        out, caches = self._forward(self._checked_input(X), None)
         return out, [LayerCache(LinearCache(x, W), act) for x, W, act in caches]
 
     def _forward(self, A: np.ndarray, buffers: _Buffers | None) -> tuple[np.ndarray, list[tuple]]:
         """:meth:`forward_logits` of a checked input, into ``buffers`` if given (see :meth:`loss`).
 
         Each layer's cache is a plain tuple ``(input, W, activation cache)``, quicker to make.
+        When numpy refuses a product, the parameters are checked again in full (see
+        :meth:`_check_params_again`), so that a parameter reshaped in place is named.
         """
         hidden, _ = KERNELS[self.activation]
         squared_error = self.loss_name == "squared_error"
@@ -216,7 +213,11 @@ class MLP:
         for l, (W_name, b_name, _, _) in enumerate(self._layout):
             W = params[W_name]
             x = A
-            Z = affine(x, W, params[b_name], outputs[l])
+            try:
+                Z = affine(x, W, params[b_name], outputs[l])
+            except ValueError:
+                self._check_params_again()
+                raise
             if l < last:
                 A, act_cache = hidden(Z, Z if in_place else None)
             elif squared_error:
@@ -314,11 +315,7 @@ class MLP:
         # Reuse arrays only for the network's own flat parameters, all of its dtype.
         buffers = self._take_buffers(m) if self._params_flat else None
         try:
-            try:
-                out, caches = self._forward(A, buffers)
-            except ValueError:
-                self._check_params_again()
-                raise
+            out, caches = self._forward(A, buffers)
             if self.loss_name == "softmax_cross_entropy":  # labels or one-hot rows, checked there
                 scale = 1.0 / m if self.reduction == "mean" else 1.0
                 loss, dout = _softmax_cross_entropy(out, softmax_targets(y, m, out.shape[1]), scale)
