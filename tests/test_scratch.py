@@ -14,9 +14,10 @@ from coursekit.grading.scratch import LOCK, PREFIX, remove_abandoned, run_scratc
 
 HOLDER = """
 import sys, time
+from pathlib import Path
 from coursekit.grading.scratch import run_scratch
 with run_scratch(sys.argv[1]) as folder:
-    (__import__("pathlib").Path(folder) / "work").mkdir()
+    (Path(folder) / "work").mkdir()
     print(folder, flush=True)
     time.sleep(600)
 """
@@ -32,6 +33,15 @@ def holder(tmp_path):
     process.kill()
     process.wait()
     process.stdout.close()
+
+
+@pytest.fixture
+def killed_holder(holder):
+    """The folder of a run killed outright (kill -9): nothing could clean up at that moment."""
+    process, folder = holder
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    return folder
 
 
 def test_a_run_removes_its_folder_when_it_ends_or_fails(tmp_path):
@@ -54,10 +64,8 @@ def test_a_running_graders_folder_is_kept(holder, tmp_path):
     assert not Path(mine).exists() and (folder / "work").is_dir()
 
 
-def test_a_killed_graders_folder_is_removed_by_the_next_run(holder, tmp_path):
-    process, folder = holder
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+def test_a_killed_graders_folder_is_removed_by_the_next_run(killed_holder, tmp_path):
+    folder = killed_holder
     assert (folder / "work").is_dir()  # nothing could clean up at that moment
     with run_scratch(tmp_path) as mine:
         assert not folder.exists()
@@ -80,10 +88,8 @@ def test_a_starting_run_never_shows_its_lock_file_unlocked(tmp_path, monkeypatch
         assert swept == [[]] and (Path(folder) / LOCK).is_file()
 
 
-def test_what_cannot_be_removed_yet_stays_locked_for_a_later_run(holder, tmp_path, monkeypatch):
-    process, folder = holder
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+def test_what_cannot_be_removed_yet_stays_locked_for_a_later_run(killed_holder, tmp_path, monkeypatch):
+    folder = killed_holder
     monkeypatch.setattr(scratch.shutil, "rmtree", lambda *args, **kwargs: None)  # say, still in use
     assert remove_abandoned(tmp_path) == []
     assert (folder / "work").is_dir() and (folder / LOCK).is_file()
@@ -91,10 +97,8 @@ def test_what_cannot_be_removed_yet_stays_locked_for_a_later_run(holder, tmp_pat
     assert remove_abandoned(tmp_path) == [folder] and not folder.exists()
 
 
-def test_another_users_folders_and_planted_files_are_left_alone(holder, tmp_path, monkeypatch):
-    process, folder = holder
-    process.send_signal(signal.SIGKILL)
-    process.wait()
+def test_another_users_folders_and_planted_files_are_left_alone(killed_holder, tmp_path, monkeypatch):
+    folder = killed_holder
     another_user = os.getuid() + 1
     monkeypatch.setattr(scratch.os, "getuid", lambda: another_user)  # as seen by another user
     assert remove_abandoned(tmp_path) == [] and folder.exists()

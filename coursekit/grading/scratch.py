@@ -82,17 +82,17 @@ def remove_tree(path: str | Path) -> None:
     taken them away from the owner (``os.chmod(".", 0o500)``), and ``shutil.rmtree`` alone would
     then leave the folder behind. Each folder, links aside, is given them back first.
     """
-    for root, folders, _ in os.walk(_owner_may_enter(path)):
+    _let_owner_in(path)
+    for root, folders, _ in os.walk(path):  # top down: each folder is opened before it is listed
         for name in folders:
-            _owner_may_enter(os.path.join(root, name))
+            _let_owner_in(os.path.join(root, name))
     shutil.rmtree(path, ignore_errors=True)
 
 
-def _owner_may_enter(folder: str | Path) -> str | Path:
+def _let_owner_in(folder: str | Path) -> None:
     if not os.path.islink(folder):
         with contextlib.suppress(OSError):
             os.chmod(folder, stat.S_IRWXU)
-    return folder
 
 
 def _is_mine(info: os.stat_result, kind) -> bool:
@@ -103,7 +103,9 @@ def _empty(folder: Path) -> bool:
     """Remove ``folder``, its lock file last, so that what cannot be removed now (a file a
     process is still writing) stays under a lock file for a later run to remove. Whether it is
     gone."""
-    for entry in list(folder.iterdir()) if folder.is_dir() else []:
+    if not folder.is_dir():  # gone already
+        return not folder.exists()
+    for entry in list(folder.iterdir()):
         if entry.name == LOCK:
             continue
         if entry.is_dir() and not entry.is_symlink():
