@@ -18,7 +18,8 @@ help:
 	@echo "make test        set up .venv with the dev extra and run every test, ruff included"
 	@echo "make lessons     regenerate lessons/ from solutions/"
 	@echo "make grade-demo  grade the demo class of lesson 1 and print the grades"
-	@echo "make bench       run the benchmarks; tables go to bench/results/ (builds numpy on MKL once)"
+	@echo "make bench       run the benchmarks; tables go to bench/results/ (ends with make bench-mkl)"
+	@echo "make bench-mkl   time the training step with numpy built on MKL (built once in .venv-mkl)"
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)

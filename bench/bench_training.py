@@ -14,7 +14,7 @@ of threads (``torch.set_num_threads``, and threadpoolctl for numpy's BLAS and Op
 - torch matmuls: the same products with ``torch.mm(..., out=)``. numpy's wheel multiplies with
   OpenBLAS and torch's with MKL; this column shows how much of a difference is the BLAS.
 
-Run with a numpy built on MKL (``make bench`` makes one in .venv-mkl), the frameworks also meet
+Run with a numpy built on MKL (``make bench-mkl`` makes one in .venv-mkl), the frameworks also meet
 on the same BLAS; the results are then saved as training-mkl rather than training.
 
 Timing interleaves the contenders in rotating order, one block of steps each per round, and
