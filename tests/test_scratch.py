@@ -4,13 +4,15 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
+import time
 from pathlib import Path
 
 import pytest
 
-from coursekit.grading import scratch
-from coursekit.grading.scratch import LOCK, PREFIX, remove_abandoned, run_scratch
+from coursekit.grading import kernel, scratch
+from coursekit.grading.scratch import LOCK, PREFIX, STARTING, remove_abandoned, run_scratch
 
 HOLDER = """
 import sys, time
@@ -117,6 +119,40 @@ def test_another_users_folders_and_planted_files_are_left_alone(killed_holder, t
     sweep.join(timeout=10)
     assert swept == [[folder]], "the sweep hung or took the wrong folders"
     assert (outside / "precious").is_dir() and (fifo / LOCK).exists()
+
+
+KILLED_STARTING = """
+import os, signal, sys
+from coursekit.grading import scratch
+scratch.fcntl.flock = lambda fd, operation: os.kill(os.getpid(), signal.SIGKILL)
+with scratch.run_scratch(sys.argv[1]):
+    pass
+"""
+
+
+def test_a_run_killed_as_it_started_is_removed_once_it_cannot_be_starting(tmp_path):
+    # Killed after making its folder, before its lock file was in place: no lock to test.
+    subprocess.run([sys.executable, "-c", KILLED_STARTING, str(tmp_path)], check=False)
+    [folder] = tmp_path.iterdir()
+    assert LOCK not in [p.name for p in folder.iterdir()]
+    assert remove_abandoned(tmp_path) == []  # it might be a run starting this moment
+    long_ago = time.time() - STARTING - 1
+    os.utime(folder, (long_ago, long_ago))
+    assert remove_abandoned(tmp_path) == [folder] and list(tmp_path.iterdir()) == []
+
+
+def test_a_runs_folder_goes_where_its_kernels_sockets_fit(tmp_path, short_tmp, monkeypatch):
+    # A Unix socket's path has at most 107 bytes: under a deep TMPDIR the run's folder is made in
+    # /tmp, so that the kernels' sockets are inside it and go with it.
+    monkeypatch.setattr(scratch, "SHORT_TMP", str(short_tmp))
+    deep = tmp_path / ("d" * 60)
+    deep.mkdir()
+    for tmpdir, expected in ((short_tmp, short_tmp), (deep, short_tmp)):
+        monkeypatch.setattr(tempfile, "tempdir", str(tmpdir))
+        with run_scratch() as folder:
+            assert Path(folder).parent == expected
+            assert kernel._socket_folder(folder).parent == Path(folder)
+        assert list(short_tmp.iterdir()) == [] and list(deep.iterdir()) == []
 
 
 def test_folders_that_are_not_abandoned_runs_are_left_alone(tmp_path):

@@ -52,15 +52,24 @@ class CellOutcome:
     seconds: float = 0.0
 
 
+#: The name of a kernel's socket folder starts so; ``mkdtemp`` adds 8 random characters.
+SOCKET_FOLDER_PREFIX = "coursekit-kernel-"
+
+
+def sockets_fit(scratch: str | Path) -> bool:
+    """Whether the sockets of a kernel whose folder is made in ``scratch`` have short enough paths."""
+    longest = Path(os.path.abspath(scratch)) / (SOCKET_FOLDER_PREFIX + "x" * 8) / "socket"
+    return len(os.fsencode(longest)) <= MAX_SOCKET_PREFIX
+
+
 def _socket_folder(scratch: str | Path | None) -> Path:
     """A fresh folder for a kernel's sockets: in ``scratch`` (the system's temporary folder by
-    default), or in /tmp when the sockets' paths would be too long there."""
-    for where in (scratch, SHORT_TMP):
-        folder = Path(tempfile.mkdtemp(prefix="coursekit-kernel-", dir=where))
-        if len(os.fsencode(folder / "socket")) <= MAX_SOCKET_PREFIX:
-            return folder
-        folder.rmdir()
-    raise OSError(f"no folder with a path short enough for a kernel's sockets: {folder}")
+    default), or in /tmp when the sockets' paths would be too long there. (A grading run's
+    folder is made where they fit: see :func:`coursekit.grading.scratch.run_scratch`.)"""
+    for where in (scratch or tempfile.gettempdir(), SHORT_TMP):
+        if sockets_fit(where):
+            return Path(tempfile.mkdtemp(prefix=SOCKET_FOLDER_PREFIX, dir=where))
+    raise OSError(f"no folder with a path short enough for a kernel's sockets: {scratch}")
 
 
 class KernelDied(RuntimeError):

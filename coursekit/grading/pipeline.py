@@ -216,10 +216,10 @@ def grade(
     if isolate and sandbox.bwrap() is None:
         warnings.warn(sandbox.NOT_ISOLATED, sandbox.SandboxWarning, stacklevel=2)
         isolate = False
-    # Every work folder (the reference run's and each student's) and, where its path is short
-    # enough, each kernel's sockets go in one folder for the run, removed at the end: a worker
-    # that dies half-way leaves nothing, and the next run removes what a grader killed outright
-    # left. If grading stops early (an error, Ctrl-C), the workers stop first, then it goes.
+    # Every work folder (the reference run's and each student's) and each kernel's sockets go in
+    # one folder for the run, removed at the end: a worker that dies half-way leaves nothing, and
+    # the next run removes what a grader killed outright left. If grading stops early (an error,
+    # Ctrl-C), the workers stop first, then it goes.
     with contextlib.ExitStack() as stack:
         scratch = stack.enter_context(run_scratch())
         reference = _reference(course, assignment, out, course_key, timeout, scratch)

@@ -6,6 +6,9 @@ folder for as long as it lives, and the system drops that lock when the process 
 it ends. A folder whose lock can be taken therefore belongs to no running grader, whichever
 process or container on this machine started it. (This needs a local temporary folder: over
 NFS the locks are emulated and cannot be relied on.)
+
+The folder is made where the kernels' sockets fit inside it (a Unix socket's path is short), so
+that nothing of a run lies outside it.
 """
 
 from __future__ import annotations
@@ -16,11 +19,17 @@ import os
 import shutil
 import stat
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from coursekit.grading.kernel import SHORT_TMP, sockets_fit
+
 PREFIX = "coursekit-run-"
 LOCK = ".lock"
+#: Seconds after which a folder still without its lock file is taken for a run killed as it
+#: started (a starting run renames its lock file into place within microseconds).
+STARTING = 600
 
 
 @contextlib.contextmanager
@@ -30,8 +39,13 @@ def run_scratch(where: str | Path | None = None) -> Iterator[str]:
     Parameters
     ----------
     where : path, optional
-        The folder to make it in; the system's temporary folder (``TMPDIR``) by default.
+        The folder to make it in. By default the system's temporary folder (``TMPDIR``), or /tmp
+        when that has too long a path for the kernels' sockets to fit in the run's folder.
     """
+    if where is None:
+        where = tempfile.gettempdir()
+        if not sockets_fit(Path(where) / (PREFIX + "x" * 8)):  # mkdtemp adds 8 characters
+            where = SHORT_TMP
     remove_abandoned(where)
     folder = Path(tempfile.mkdtemp(prefix=PREFIX, dir=where))
     lock = None
@@ -50,18 +64,27 @@ def run_scratch(where: str | Path | None = None) -> Iterator[str]:
 def remove_abandoned(where: str | Path | None = None) -> list[Path]:
     """Remove the scratch folders in ``where`` that no running grader holds; return them.
 
-    Only this user's folders, with a lock file that no process holds, are touched. A folder
+    Only this user's folders are touched: those with a lock file that no process holds, and those
+    that have had no lock file for :data:`STARTING` seconds. A folder that has just been made
     without its lock file (a run starting this moment), a symbolic link, or a lock file that is
     not a plain file is left alone.
     """
     removed = []
     for folder in sorted(Path(where or tempfile.gettempdir()).glob(PREFIX + "*")):
         try:
-            if not _is_mine(os.lstat(folder), stat.S_ISDIR):
-                continue
+            info = os.lstat(folder)
+        except OSError:  # gone meanwhile
+            continue
+        if not _is_mine(info, stat.S_ISDIR):
+            continue
+        try:
             # Not following links, and not waiting on a FIFO planted under the lock's name.
             lock = os.open(folder / LOCK, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW)
-        except OSError:  # gone meanwhile, no lock file yet, or not readable
+        except FileNotFoundError:  # no lock file: a run starting, or one killed as it started
+            if time.time() - info.st_mtime > STARTING and _empty(folder):
+                removed.append(folder)
+            continue
+        except OSError:  # not readable
             continue
         try:
             if _is_mine(os.fstat(lock), stat.S_ISREG):
