@@ -31,8 +31,9 @@ def feature_map(X, names) -> np.ndarray:
     ----------
     X : array, shape (m, 2)
         Points in the plane.
-    names : sequence of str
-        Feature names from :data:`FEATURES`, at least one, in the order wanted.
+    names : str or sequence of str
+        Feature names from :data:`FEATURES`, at least one, in the order wanted (one name alone
+        may be given as a string).
 
     Returns
     -------
@@ -42,7 +43,7 @@ def feature_map(X, names) -> np.ndarray:
     check_ndim(X, 2, "X", "(m, 2)")
     if X.shape[1] != 2:
         raise ValueError(f"X must have shape (m, 2), got {X.shape}")
-    names = list(names)
+    names = [names] if isinstance(names, str) else list(names)
     if not names:
         raise ValueError(f"choose at least one feature from {list(FEATURES)}")
     for name in names:

@@ -207,8 +207,12 @@ def identity_backward(da, cache: ActivationCache) -> np.ndarray:
     return _checked_upstream(da, cache)
 
 
-def sigmoid(z: np.ndarray) -> np.ndarray:
-    """Logistic function ``1 / (1 + exp(-z))`` without overflow for any finite ``z``."""
+def sigmoid(z) -> np.ndarray:
+    """Logistic function ``1 / (1 + exp(-z))`` without overflow for any finite ``z``.
+
+    ``z`` is any numeric array (integers become float64); the result has its shape.
+    """
+    z = as_float_array(z, "z")  # an unsigned z would wrap around in -abs(z)
     # exp of a non-positive number never overflows; the two branches are the same function.
     # It may underflow to 0, which is the right answer, so that is not reported even under
     # np.errstate(all="raise").

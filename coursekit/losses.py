@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import math
+import numbers
 from collections.abc import Iterable
 
 import numpy as np
@@ -58,6 +59,8 @@ def squared_error(pred, y, reduction: str = "sum") -> tuple[float, np.ndarray]:
     check_same_shape(pred, y, "pred", "y")
     if pred.ndim == 0:
         raise ValueError("pred must have a batch axis: shape (m,) or (m, k), got a scalar")
+    if pred.size == 0:
+        raise ValueError(f"pred is empty: shape {pred.shape}")
     diff = pred - y
     scale = 1.0 if reduction == "sum" else 1.0 / pred.shape[0]
     loss = 0.5 * scale * float(np.sum(diff * diff))
@@ -98,8 +101,11 @@ def binary_cross_entropy(logits, y, reduction: str = "mean") -> tuple[float, np.
     return loss, dlogits.astype(z.dtype, copy=False)
 
 
-def log_softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise ``log(softmax(logits))``, shifted by the row maximum so that nothing overflows."""
+def log_softmax(logits) -> np.ndarray:
+    """Row-wise ``log(softmax(logits))`` of an array of shape (m, k), shifted by the row maximum
+    so that nothing overflows."""
+    logits = as_float_array(logits, "logits")
+    check_ndim(logits, 2, "logits", "(m, k)")
     shifted = logits - logits.max(axis=1, keepdims=True)
     with quiet_underflow():  # exp of a very negative score is 0: harmless
         return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
@@ -121,7 +127,8 @@ def softmax_cross_entropy(logits, y, reduction: str = "mean") -> tuple[float, np
     logits : array, shape (m, k)
         Unnormalised class scores.
     y : array of int, shape (m,), or array, shape (m, k)
-        Integer class labels in ``[0, k)``, or one-hot (or any probability) rows.
+        Integer class labels in ``[0, k)``, or one-hot (or any probability) rows: entries in
+        [0, 1], each row summing to 1.
     reduction : {"mean", "sum"}
 
     Returns
@@ -182,7 +189,10 @@ def _softmax_cross_entropy(
         p -= is_target
     else:
         Yt = targets.T
-        loss = -scale * float((Yt * (shifted - np.log(total))).sum())
+        log_p = shifted - np.log(total)
+        if not np.isfinite(log_p).all():  # a logit of -inf: where Y is 0, 0 * -inf would be nan
+            log_p = np.where(Yt == 0, 0.0, log_p)
+        loss = 0.0 - scale * float((Yt * log_p).sum())
         p -= Yt
     p *= scale
     return loss, p.T
@@ -236,6 +246,14 @@ def one_hot_targets(y, m: int, k: int) -> np.ndarray:
     if Y.shape != (m, k):
         raise ValueError(f"one-hot y must have shape ({m}, {k}) like logits, got {Y.shape}")
     _check_probabilities(Y, "y")
+    # The gradient (softmax - Y) / m is that of the loss only for rows that sum to 1.
+    sums = np.dot(Y, ones(k, Y.dtype))
+    if not np.allclose(sums, 1.0, rtol=0, atol=1e-6 * max(k, 10)):
+        row = int(np.argmax(np.abs(sums - 1.0)))
+        raise ValueError(
+            f"each row of y must sum to 1 (a one-hot row or probabilities); row {row} sums to "
+            f"{sums[row]:.6g}"
+        )
     return Y
 
 
@@ -244,12 +262,31 @@ def l2_penalty(weights: Iterable[np.ndarray], lam: float) -> tuple[float, list[n
 
     Biases are not penalised, as in the notes. Returns the penalty and its gradient ``lam * W``
     for each matrix, in order.
+
+    Parameters
+    ----------
+    weights : iterable of float arrays
+        The weight matrices, e.g. ``[net.params["W1"], net.params["W2"]]``.
+    lam : float
+        The strength, finite and >= 0.
     """
-    if lam < 0:
-        raise ValueError(f"the L2 strength must be >= 0, got {lam}")
-    weights = list(weights)
+    check_l2_strength(lam, "the L2 strength")
+    if isinstance(weights, (dict, str)):
+        raise TypeError(
+            "weights must be an iterable of weight arrays such as [params['W1'], params['W2']], "
+            f"got a {type(weights).__name__}"
+        )
+    weights = [as_float_array(W, f"weights[{i}]") for i, W in enumerate(weights)]
     penalty = 0.5 * lam * sum(float(np.sum(W * W)) for W in weights)
     return penalty, [lam * W for W in weights]
+
+
+def check_l2_strength(lam, name: str) -> None:
+    """Raise unless ``lam`` is a finite real number >= 0 (NaN fails every comparison)."""
+    if isinstance(lam, bool) or not isinstance(lam, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {type(lam).__name__}")
+    if not 0 <= lam < math.inf:
+        raise ValueError(f"{name} must be finite and >= 0, got {lam}")
 
 
 def _check_probabilities(y: np.ndarray, name: str) -> None:

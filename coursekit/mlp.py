@@ -26,6 +26,7 @@ from coursekit.losses import (
     LOSSES,
     REDUCTIONS,
     _softmax_cross_entropy,
+    check_l2_strength,
     l2_penalty,
     softmax,
     softmax_targets,
@@ -82,7 +83,8 @@ class MLP:
         Source of the initial weights.
     reduction : {"mean", "sum"}, default "mean"
         How the data term is reduced over the batch.
-    dtype : numpy dtype, default float64
+    dtype : numpy floating dtype, default float64
+        float64 or float32 (the parameters, the layer outputs and the gradients).
 
     Attributes
     ----------
@@ -110,6 +112,10 @@ class MLP:
         reduction: str = "mean",
         dtype=np.float64,
     ):
+        if isinstance(sizes, (str, bytes)) or not all(
+            isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in sizes
+        ):
+            raise TypeError(f"sizes must be a sequence of whole numbers such as [2, 3, 1], got {sizes!r}")
         sizes = [int(n) for n in sizes]
         if len(sizes) < 2 or min(sizes) < 1:
             raise ValueError(
@@ -127,8 +133,11 @@ class MLP:
         init = init or default_init(activation)
         check_choice(init, INITS, "init scheme")
         check_choice(reduction, REDUCTIONS, "reduction")
-        if l2 < 0:
-            raise ValueError(f"l2 must be >= 0, got {l2}")
+        check_l2_strength(l2, "l2")
+        if np.dtype(dtype).kind != "f":
+            raise TypeError(
+                f"dtype must be a floating-point type such as np.float64 or np.float32, got {dtype!r}"
+            )
         if loss == "softmax_cross_entropy" and sizes[-1] < 2:
             raise ValueError("softmax cross-entropy needs at least 2 output units")
 
@@ -187,10 +196,11 @@ class MLP:
     # -- forward -------------------------------------------------------------------------------
 
     def forward_logits(self, X) -> tuple[np.ndarray, list[LayerCache]]:
-        """Run every layer; return the last pre-activation ``Z_L`` and each layer's caches.
+        """Run every layer; return what the loss takes, and each layer's caches.
 
-        ``Z_L`` has shape (m, sizes[-1]). For the squared-error loss the output activation is
-        applied too and recorded in the last cache; the cross-entropies take ``Z_L`` itself.
+        That is the last pre-activation ``Z_L``, of shape (m, sizes[-1]), for the cross-entropies,
+        which take the logits; for squared error it is the output activation ``out(Z_L)``, whose
+        cache is the last one's.
         """
         out, caches = self._forward(self._checked_input(X), None)
         return out, [LayerCache(LinearCache(x, W), act) for x, W, act in caches]
@@ -399,8 +409,26 @@ class MLP:
             # params and grads are the views of two flat arrays, laid out alike: update at once.
             _descend(self._flat, last[0], lr)
             return
+        self._check_grads(grads)
         for name, p in self.params.items():
             _descend(p, grads[name], lr)
+
+    def _check_grads(self, grads) -> None:
+        """Raise unless ``grads`` has exactly the keys of :attr:`params`, each of its shape."""
+        if not isinstance(grads, dict):
+            raise TypeError(f"grads must be a dict like params, got {type(grads).__name__}")
+        for name, p in self.params.items():
+            if name not in grads:
+                raise KeyError(f"grads has no {name!r}; expected keys {self._expected_keys()}")
+            if np.shape(grads[name]) != p.shape:
+                raise ValueError(
+                    f"grads[{name!r}] must have the shape of params[{name!r}], {p.shape}; "
+                    f"got {np.shape(grads[name])}"
+                )
+        unexpected = [name for name in grads if name not in self.params]
+        if unexpected:
+            raise KeyError(f"grads has {unexpected[0]!r}, which params has not; expected keys "
+                           f"{self._expected_keys()}")
 
     def _split(self, flat: np.ndarray) -> tuple[np.ndarray, ...]:
         """Views of a flat array of every parameter's entries as ``W1, b1, W2, ...``."""
@@ -463,6 +491,12 @@ class MLP:
                     raise ValueError(f"params[{name!r}] must have shape {shape}, got {p.shape}")
                 if p is not params[name]:
                     params[name] = p
+        unexpected = [name for name in params if name not in self._names]
+        if unexpected:
+            raise KeyError(
+                f"params has {unexpected[0]!r}, which this network has not; expected keys "
+                f"{self._expected_keys()}"
+            )
         self._checked_names = tuple(params)
         self._checked = tuple(params.values())
         flat, views = self._flat, self._flat_views

@@ -44,13 +44,31 @@ def minibatches(m: int, batch_size: int | None, rng: np.random.Generator) -> Ite
 
 
 def accuracy(model: MLP, X, y) -> float:
-    """Share of the rows of ``X`` whose predicted class equals the label in ``y`` (shape (m,))."""
-    y = np.asarray(y)
-    if y.ndim == 2 and y.shape[1] > 1:  # one-hot rows
-        y = y.argmax(axis=1)
+    """Share of correct predictions on ``X``.
+
+    Parameters
+    ----------
+    model : MLP
+    X : array, shape (m, sizes[0])
+    y : array
+        Class labels (m,) or one-hot rows (m, k); with ``binary_cross_entropy``, 0/1 targets of
+        the output's shape ((m,) for one output), and each output of each row counts.
+
+    Returns
+    -------
+    float
+    """
     predicted = model.predict(X)
     if model.loss_name == "squared_error":  # a real-valued output: threshold or argmax it
         predicted = (predicted[:, 0] >= 0.5).astype(int) if predicted.shape[1] == 1 else predicted.argmax(1)
+    y = np.asarray(y)
+    if model.loss_name != "binary_cross_entropy" and y.ndim == 2 and y.shape[1] > 1:  # one-hot
+        y = y.argmax(axis=1)
+    if y.shape[:1] != predicted.shape[:1] or y.size != predicted.size:
+        raise ValueError(
+            f"y must hold a target for each prediction, shape {predicted.shape} for {len(predicted)} "
+            f"rows of X; got shape {y.shape}"
+        )
     return float(np.mean(predicted == y.reshape(predicted.shape)))
 
 
@@ -119,6 +137,18 @@ def train(
     X, y = np.asarray(X), np.asarray(y)
     if len(X) != len(y):
         raise ValueError(f"X and y must have the same number of rows, got {len(X)} and {len(y)}")
+    if (X_test is None) != (y_test is None):
+        raise ValueError("X_test and y_test go together: give both or neither")
+    if X_test is not None:  # checked now, not after an epoch has changed the model
+        X_test, y_test = np.asarray(X_test), np.asarray(y_test)
+        if X_test.shape[1:] != X.shape[1:]:
+            row = ", ".join(map(str, X.shape[1:]))
+            raise ValueError(f"X_test must have rows like X's, shape (m, {row}); got {X_test.shape}")
+        if len(X_test) != len(y_test):
+            raise ValueError(
+                f"X_test and y_test must have the same number of rows, got {len(X_test)} and "
+                f"{len(y_test)}"
+            )
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     history = History()
     bar = tqdm(range(epochs), desc="training", unit="epoch", delay=PROGRESS_DELAY,
@@ -163,5 +193,12 @@ def gradient_norms(grads: dict[str, np.ndarray]) -> np.ndarray:
     -------
     float array, shape (L,)
     """
-    names = sorted((k for k in grads if k.startswith("W")), key=lambda k: int(k[1:]))
-    return np.array([np.linalg.norm(grads[name]) for name in names])
+    layers = {}
+    for name in grads:
+        if name.startswith("W"):
+            if not name[1:].isdigit():
+                raise ValueError(
+                    f"weight gradients are named W1, W2, ... as MLP.loss returns them; got {name!r}"
+                )
+            layers[int(name[1:])] = name
+    return np.array([np.linalg.norm(grads[layers[l]]) for l in sorted(layers)])

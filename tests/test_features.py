@@ -33,3 +33,9 @@ def test_features_come_in_the_order_asked():
 def test_bad_input_is_refused(X, names, error, message):
     with pytest.raises(error, match=message):
         feature_map(X, names)
+
+
+def test_one_name_may_be_given_as_a_string():
+    X = np.array([[1.0, 2.0], [-3.0, 0.5]])
+    np.testing.assert_array_equal(feature_map(X, "x1^2"), feature_map(X, ["x1^2"]))
+    np.testing.assert_array_equal(feature_map(X, "x1^2"), [[1.0], [9.0]])

@@ -125,6 +125,15 @@ def test_numerical_gradient_rejects_a_dout_of_the_wrong_shape():
 # -- relative_error ------------------------------------------------------------------------------
 
 
+def test_numerical_gradient_in_float32_uses_a_step_float32_can_hold():
+    # At 100 a float32 step of 1e-5 is rounded to a multiple of 7.6e-6: the default step and the
+    # division by the step actually taken keep the result close.
+    x = np.array([1.0, 3.0, 100.0], np.float32)
+    grad = numerical_gradient(lambda v: float(0.5 * np.sum(v * v)), x)
+    np.testing.assert_allclose(grad, [1.0, 3.0, 100.0], rtol=5e-3)
+    assert x.dtype == np.float32 and np.array_equal(x, [1.0, 3.0, 100.0])
+
+
 def test_relative_error_is_zero_for_equal_arrays():
     a = np.random.default_rng(3).standard_normal((4, 5))
     assert relative_error(a, a.copy()) == 0.0
@@ -338,6 +347,29 @@ def test_gradcheck_passes_relu_mlps_on_many_seeds():
         if not report.ok:
             false_alarms.append(f"seed {seed}:\n{report}")
     assert not false_alarms, "\n".join(false_alarms)
+
+
+def test_no_false_alarm_exactly_at_a_relu_kink():
+    # XOR's input (0, 0) with zero biases puts every hidden unit's input at exactly 0, where ReLU
+    # has no derivative: the central difference there is the mean of the two one-sided slopes.
+    X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    y = np.array([0.0, 1.0, 1.0, 0.0])
+    for seed in range(8):
+        net = MLP([2, 3, 1], activation="relu", seed=seed)
+        assert not np.any(net.params["b1"])
+        _, grads = net.loss(X, y)
+        # the analytic gradients are those of PyTorch, whose ReLU has slope 0 at 0 too
+        W1 = torch.tensor(net.params["W1"], requires_grad=True)
+        b1 = torch.tensor(net.params["b1"], requires_grad=True)
+        hidden = torch.relu(torch.tensor(X) @ W1.T + b1)
+        out = hidden @ torch.tensor(net.params["W2"]).T + torch.tensor(net.params["b2"])
+        (0.5 * ((out[:, 0] - torch.tensor(y)) ** 2).mean()).backward()
+        np.testing.assert_allclose(grads["W1"], W1.grad.numpy(), atol=1e-15)
+        np.testing.assert_allclose(grads["b1"], b1.grad.numpy(), atol=1e-15)
+        report = mlp_report(net, X, y, grads)
+        assert report.ok, f"seed {seed}:\n{report}"
+        for name in ("W1", "W2"):  # a wrong gradient is still caught there
+            assert mlp_report(net, X, y, {**grads, name: 1.5 * grads[name]}).failed == [name]
 
 
 @pytest.mark.parametrize("init", ["small", "xavier", "uniform"])

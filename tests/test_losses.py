@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 
 from coursekit import losses
+from coursekit.layers import sigmoid
 
 pytestmark = pytest.mark.usefixtures("single_threaded")
 
@@ -290,3 +291,55 @@ def test_non_numeric_input_is_refused():
         losses.squared_error(np.array(["a", "b"]), np.zeros(2))
     with pytest.raises(TypeError, match="logits must be a numeric array"):
         losses.softmax_cross_entropy(np.array([["a", "b"]]), np.array([0]))
+
+
+def test_softmax_target_rows_must_sum_to_one():
+    # The gradient (softmax - Y) / m is the loss's only for rows that sum to 1.
+    z = np.array([[1.0, 2.0, 0.5]])
+    for y in (np.zeros((1, 3)), np.array([[0.5, 0.9, 0.0]])):
+        with pytest.raises(ValueError, match="row 0 sums to"):
+            losses.softmax_cross_entropy(z, y)
+    smoothed = np.array([[0.05, 0.9, 0.05]])  # label smoothing: a valid target
+    loss, dz = losses.softmax_cross_entropy(z, smoothed)
+    zt = torch.tensor(z, requires_grad=True)
+    expected = F.cross_entropy(zt, torch.tensor(smoothed))
+    expected.backward()
+    assert loss == pytest.approx(expected.item(), rel=1e-12)
+    np.testing.assert_allclose(dz, zt.grad.numpy(), rtol=1e-12)
+
+
+def test_one_hot_rows_give_what_labels_give_with_a_logit_of_minus_infinity():
+    z = np.array([[0.0, -np.inf, 1.0], [2.0, 0.0, -np.inf]])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        by_label = losses.softmax_cross_entropy(z, np.array([2, 0]))
+        by_row = losses.softmax_cross_entropy(z, np.array([[0.0, 0.0, 1.0], [1.0, 0.0, 0.0]]))
+    assert np.isfinite(by_row[0]) and by_row[0] == pytest.approx(by_label[0], rel=1e-15)
+    np.testing.assert_array_equal(by_row[1], by_label[1])
+    # a target on a class of probability 0 costs an infinite loss, as it should
+    loss, _ = losses.softmax_cross_entropy(z, np.array([[0.0, 1.0, 0.0], [1.0, 0.0, 0.0]]))
+    assert loss == np.inf
+
+
+def test_public_helpers_take_any_numeric_input():
+    # An unsigned input would wrap around in -z; a list has no .max(axis=1).
+    np.testing.assert_allclose(losses.log_softmax(np.array([[0, 255]], np.uint8)), [[-255.0, 0.0]])
+    np.testing.assert_allclose(losses.log_softmax([[1, 2]]), torch.log_softmax(torch.tensor([[1.0, 2.0]]), 1))
+    z = np.array([-128, -3, 0, 3, 127], np.int8)
+    np.testing.assert_allclose(sigmoid(z), torch.sigmoid(torch.tensor(z, dtype=torch.float64)))
+    np.testing.assert_allclose(sigmoid(np.array([1], np.uint8)), [1 / (1 + np.exp(-1))])
+    with pytest.raises(ValueError, match=r"logits must have shape \(m, k\)"):
+        losses.log_softmax(np.array([1.0, 2.0]))
+
+
+def test_empty_squared_error_and_bad_l2_strengths_are_refused():
+    with pytest.raises(ValueError, match="pred is empty"):
+        losses.squared_error(np.zeros(0), np.zeros(0), reduction="mean")
+    W = [np.ones((2, 2))]
+    for lam in (float("nan"), float("inf"), -1.0):
+        with pytest.raises(ValueError, match="finite and >= 0"):
+            losses.l2_penalty(W, lam)
+    with pytest.raises(TypeError, match="iterable of weight arrays"):
+        losses.l2_penalty({"W1": np.ones((2, 2))}, 0.1)
+    with pytest.raises(TypeError, match="must be a number"):
+        losses.l2_penalty(W, "0.1")

@@ -630,3 +630,49 @@ def test_threads_training_one_network_get_their_own_results():
     for thread in threads:
         thread.join()
     assert failures == []
+
+
+@pytest.mark.parametrize(
+    "kwargs, error, message",
+    [
+        ({"sizes": [2, 3.7, 1]}, TypeError, "whole numbers"),
+        ({"sizes": "231"}, TypeError, "whole numbers"),
+        ({"sizes": [2, True, 1]}, TypeError, "whole numbers"),
+        ({"sizes": [2, 3, 1], "dtype": int}, TypeError, "floating-point"),
+        ({"sizes": [2, 3, 1], "l2": float("nan")}, ValueError, "finite and >= 0"),
+        ({"sizes": [2, 3, 1], "l2": -0.1}, ValueError, "finite and >= 0"),
+    ],
+)
+def test_a_network_that_would_compute_nonsense_is_refused(kwargs, error, message):
+    with pytest.raises(error, match=message):
+        MLP(**kwargs)
+    assert MLP(np.array([2, 3, 1]), dtype=np.float32).sizes == [2, 3, 1]  # numpy integers are fine
+
+
+def test_step_refuses_gradients_that_do_not_fit_and_changes_nothing():
+    net = MLP([2, 3, 1], seed=0)
+    X, y = datasets.xor()
+    _, grads = net.loss(X, y)
+    before = {name: p.copy() for name, p in net.params.items()}
+    wrong = [
+        ({**grads, "W1": grads["W1"][:1]}, ValueError,
+         r"grads\['W1'\] must have the shape .*\(3, 2\); got \(1, 2\)"),
+        ({**grads, "b1": 0.5}, ValueError, r"grads\['b1'\] must have the shape"),
+        ({**grads, "W1": grads["W1"].T}, ValueError, r"grads\['W1'\]"),
+        ({k: v for k, v in grads.items() if k != "b1"}, KeyError, "grads has no 'b1'"),
+        ({**grads, "dW1": grads["W1"]}, KeyError, "grads has 'dW1'"),
+    ]
+    for bad, error, message in wrong:
+        with pytest.raises(error, match=message):
+            net.step(bad, 0.1)
+        for name, p in net.params.items():
+            np.testing.assert_array_equal(p, before[name])
+    net.step(dict(grads), 0.1)  # a copy of the dict: the checked path, which then updates
+    np.testing.assert_allclose(net.params["W1"], before["W1"] - 0.1 * grads["W1"])
+
+
+def test_a_parameter_the_network_has_not_is_named():
+    net = MLP([2, 3, 1], seed=0)
+    net.params["W3"] = np.ones((1, 1))
+    with pytest.raises(KeyError, match="params has 'W3', which this network has not"):
+        net.loss(*datasets.xor())

@@ -132,3 +132,37 @@ def test_hidden_activations_and_gradient_norms_match_torch():
 def test_gradient_norms_go_by_layer_number():
     grads = {f"W{l}": np.full((2, 2), float(l)) for l in (10, 2, 1)}
     np.testing.assert_allclose(training.gradient_norms(grads), [2.0, 4.0, 20.0])
+
+
+def test_accuracy_of_several_sigmoid_outputs_counts_each_output():
+    X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
+    y = np.array([[1, 0], [0, 1], [1, 1]])
+    net = MLP([2, 3, 2], loss="binary_cross_entropy", seed=0)
+    predicted = net.predict(X)
+    assert predicted.shape == (3, 2)
+    assert training.accuracy(net, X, y) == np.mean(predicted == y)
+    history = training.train(net, X, y, epochs=3, lr=0.1, progress=False)
+    assert len(history.train_accuracy) == 3
+    with pytest.raises(ValueError, match=r"shape \(3, 2\) for 3 rows of X; got shape \(3,\)"):
+        training.accuracy(net, X, np.ones(3))
+
+
+def test_a_bad_test_set_is_refused_before_the_model_changes():
+    X, y = datasets.xor()
+    net = MLP([2, 3, 1], seed=0)
+    before = net.params["W1"].copy()
+    for test_set, message in [
+        ({"X_test": X}, "give both or neither"),
+        ({"X_test": X, "y_test": y[:2]}, "same number of rows, got 4 and 2"),
+        ({"X_test": np.ones((4, 3)), "y_test": y}, r"rows like X's, shape \(m, 2\)"),
+    ]:
+        with pytest.raises(ValueError, match=message):
+            training.train(net, X, y, epochs=2, lr=0.1, progress=False, **test_set)
+        np.testing.assert_array_equal(net.params["W1"], before)
+
+
+def test_gradient_norms_need_the_networks_names():
+    grads = {f"W{l}": np.full((2, 2), float(l)) for l in (1, 2, 10)}
+    np.testing.assert_allclose(training.gradient_norms(grads), [2.0, 4.0, 20.0])  # W10 last
+    with pytest.raises(ValueError, match="got 'Wout'"):
+        training.gradient_norms({"Wout": np.ones(2)})
