@@ -113,14 +113,14 @@ def test_output_line_and_regions_match_the_network():
     # The output unit's line in hidden space: W2 h + b2 = 0.5.
     pts = line_points(explorer.view.output_line)
     np.testing.assert_allclose(pts @ W2[0] + b2[0], 0.5, atol=1e-12)
-    # The shaded regions in input space: class 1 where y_hat > 0.5, on the same grid.
+    # The shaded regions in input space: class 1 where y_hat >= 0.5, on the same grid.
     region = np.asarray(explorer.view.region.get_array())
     res = region.shape[0]
     xs = np.linspace(-0.5, 1.5, res)
     xx, yy = np.meshgrid(xs, xs)
     grid = np.column_stack([xx.ravel(), yy.ravel()])
     y_hat = np.maximum(grid @ W1.T + b1, 0) @ W2.T + b2
-    np.testing.assert_array_equal(region.astype(bool), (y_hat[:, 0] > 0.5).reshape(res, res))
+    np.testing.assert_array_equal(region.astype(bool), (y_hat[:, 0] >= 0.5).reshape(res, res))
 
 
 def test_step_and_identity_toggle_change_the_hidden_points():
@@ -165,6 +165,11 @@ def test_readout_counts_for_known_weights():
     assert "2 of 4 right" in explorer.readout.value
     explorer.set_params(*NOTES)
     assert "4 of 4 right" in explorer.readout.value
+    # y_hat = 0.5 exactly everywhere: class 1 for all four, as a sum of exactly 0 was in lesson 1
+    explorer.set_params(np.zeros((2, 2)), np.zeros(2), np.zeros((1, 2)), np.array([0.5]))
+    assert explorer.n_right == 2 and "class 1 where &ycirc; &ge; 0.5" in explorer.readout.value
+    wrong = explorer.view.update(*explorer.params)[2]
+    np.testing.assert_array_equal(np.flatnonzero(wrong), [0, 3])  # (0, 0) and (1, 1), XOR's 0s
 
 
 def test_set_params_redraws_once_and_reset_restores_the_preset(monkeypatch):

@@ -1,7 +1,7 @@
 """The XOR explorer: a 2-2-1 network set by hand, seen in input space and in hidden space.
 
 The network is ``h = g(W1 x + b1)`` with ``g`` the ReLU or the step, and ``y_hat = W2 h + b2``
-with no output activation; the network says class 1 where ``y_hat > threshold`` (0.5, halfway
+with no output activation; the network says class 1 where ``y_hat >= threshold`` (0.5, halfway
 between the targets 0 and 1). For a batch, in the course's notation,
 ``H = g(X @ W1.T + b1)`` and ``y_hat = H @ W2.T + b2``.
 
@@ -43,7 +43,7 @@ __all__ = [
     "XORExplorer",
 ]
 
-#: The network says class 1 where ``y_hat > THRESHOLD``.
+#: The network says class 1 where ``y_hat >= THRESHOLD``.
 THRESHOLD = 0.5
 
 #: Hidden activations the explorer offers; "identity" leaves the layer linear.
@@ -133,7 +133,7 @@ class XORNetworkView:
     ----------
     ax_input, ax_hidden : matplotlib Axes
     threshold : float
-        Class 1 where ``y_hat > threshold``.
+        Class 1 where ``y_hat >= threshold``.
     resolution : int
         Grid points per side of the shaded regions.
     """
@@ -196,17 +196,17 @@ class XORNetworkView:
         y_hat : array, shape (4,)
             Their outputs.
         wrong : bool array, shape (4,)
-            The points whose class ``y_hat > threshold`` differs from XOR.
+            The points whose class ``y_hat >= threshold`` differs from XOR.
         """
         W1, b1 = np.asarray(W1, dtype=float), np.asarray(b1, dtype=float)
         W2, b2 = np.asarray(W2, dtype=float), np.asarray(b2, dtype=float)
         H, y_hat = xor_network(self.X, W1, b1, W2, b2, activation)
-        wrong = (y_hat > self.threshold).astype(int) != self.y
+        wrong = (y_hat >= self.threshold).astype(int) != self.y
         res = self._res
 
         # Input space: what the whole network says on a grid, and each hidden unit's line.
         _, grid_out = xor_network(self._grid, W1, b1, W2, b2, activation)
-        self.region.set_data((grid_out > self.threshold).reshape(res, res))
+        self.region.set_data((grid_out >= self.threshold).reshape(res, res))
         for j, line in enumerate(self.unit_lines):
             line.set_data(*boundary_segment(W1[j], b1[j], self.lim))
         self.input_wrong.set_offsets(self.X[wrong].reshape(-1, 2))
@@ -217,7 +217,7 @@ class XORNetworkView:
         self.hidden_lim = (lo, hi)
         self.ax_hidden.set(xlim=self.hidden_lim, ylim=self.hidden_lim)
         hidden_grid = grid(self.hidden_lim, self.hidden_lim, res)
-        self.hidden_region.set_data((hidden_grid @ W2[0] + b2[0] > self.threshold).reshape(res, res))
+        self.hidden_region.set_data((hidden_grid @ W2[0] + b2[0] >= self.threshold).reshape(res, res))
         self.hidden_region.set_extent((lo, hi, lo, hi))
         self.output_line.set_data(*boundary_segment(W2[0], b2[0] - self.threshold, self.hidden_lim))
         for label, artist in enumerate(self.hidden_points):
@@ -252,7 +252,7 @@ def plot_xor_network(W1, b1, W2, b2, activation: str = "relu", threshold: float 
     W1, b1, W2, b2 : arrays of shapes (2, 2), (2,), (1, 2), (1,)
     activation : {"relu", "step", "identity"}
     threshold : float
-        Class 1 where ``y_hat > threshold``.
+        Class 1 where ``y_hat >= threshold``.
     axes : (Axes, Axes), optional
         Drawn on a new pyplot figure if not given.
 
@@ -278,7 +278,7 @@ class XORExplorer(Explorer):
     output unit's line). A toggle switches the hidden units between ReLU, step and the identity
     (no activation: the two layers collapse into one affine map), a menu loads
     a preset, and *Reset* reloads the chosen preset. The readout counts the points classified
-    right, class 1 being ``y_hat > 0.5``.
+    right, class 1 being ``y_hat >= 0.5``.
 
     Parameters
     ----------
@@ -364,7 +364,7 @@ class XORExplorer(Explorer):
             for name, y_i, h, yh, bad in zip(_INPUT_NAMES, self.view.y, H, y_hat, wrong, strict=True)
         )
         self.readout.value = (
-            f"<b>{self.n_right} of 4 right</b> (class 1 where &ycirc; &gt; {self.view.threshold:g})"
+            f"<b>{self.n_right} of 4 right</b> (class 1 where &ycirc; &ge; {self.view.threshold:g})"
             "<table style='font-family:monospace'><tr><th>x</th><th>y</th><th>h</th><th>&ycirc;</th>"
             f"<th></th></tr>{rows}</table>"
         )
