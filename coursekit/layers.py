@@ -198,8 +198,9 @@ def step_forward(z) -> tuple[np.ndarray, ActivationCache]:
 
 
 def identity_forward(z) -> tuple[np.ndarray, ActivationCache]:
-    """The identity, for a linear output layer."""
-    return _identity(as_float_array(z, "z"))
+    """The identity, for a linear output layer. ``a`` is a new array, as every activation's is:
+    writing into it leaves the caller's ``z`` as it was."""
+    return _identity(as_float_array(z, "z").copy())
 
 
 def identity_backward(da, cache: ActivationCache) -> np.ndarray:

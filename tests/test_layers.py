@@ -271,3 +271,10 @@ def test_non_numeric_input_is_refused(bad):
         layers.linear_forward(bad, np.ones((1, 2)), np.ones(1))
     with pytest.raises(TypeError, match="z must be"):
         layers.sigmoid_forward(bad)
+
+
+def test_the_identitys_output_is_not_the_callers_array():
+    z = np.array([[1.0, -2.0]])
+    a, cache = layers.identity_forward(z)
+    a[...] = 0.0
+    np.testing.assert_array_equal(z, [[1.0, -2.0]])
