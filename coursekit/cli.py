@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from pathlib import Path
 
@@ -45,7 +46,17 @@ def cmd_grade(args) -> int:
     from coursekit.grading.pipeline import grade, summary_table
 
     course = _course(args)
-    options = dict(timeout=args.timeout, memory=int(args.memory * 1024**3), students=args.student,
+    if args.pattern:
+        from coursekit.grading.intake import check_pattern
+
+        try:
+            check_pattern(args.pattern)
+        except ValueError as error:
+            raise argparse.ArgumentTypeError(f"--pattern: {error}") from None
+    memory = int(args.memory * 1024**3)
+    if memory < 1:
+        raise argparse.ArgumentTypeError(f"--memory: {args.memory:g} GiB is less than a byte")
+    options = dict(timeout=args.timeout, memory=memory, students=args.student,
                    jobs=args.jobs, db_url=args.db_url, shard=_shard(args.shard) if args.shard else None,
                    roster=args.roster, due=_due(args.due) if args.due else None, pattern=args.pattern,
                    log=lambda line: None, progress=True)
@@ -81,6 +92,21 @@ def _due(text: str):
             f"--due must be a date and time like 2026-11-20T23:59, got {text!r}") from None
 
 
+def _positive(kind):
+    """An argparse type: a number of ``kind`` > 0, or a one-line error."""
+    def parse(text: str):
+        try:
+            value = kind(text)
+        except ValueError:
+            value = None
+        if value is None or not 0 < value < math.inf:
+            raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
+        return value
+
+    parse.__name__ = kind.__name__  # argparse names the type in its messages
+    return parse
+
+
 def _shard(text: str) -> tuple[int, int]:
     k, _, n = text.partition("/")
     if not (k.isdigit() and n.isdigit() and 0 <= int(k) < int(n)):
@@ -110,9 +136,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("submissions", help="a folder of student folders and/or <student>.ipynb files, or an "
                                        "LMS download .zip")
     p.add_argument("--out", help="output folder (default: graded-<assignment>)")
-    p.add_argument("--timeout", type=float, default=60, help="seconds per cell (default 60)")
-    p.add_argument("--memory", type=float, default=2, help="GiB of memory per submission (default 2)")
-    p.add_argument("--jobs", type=int, help="submissions graded at once (default: the number of cores)")
+    p.add_argument("--timeout", type=_positive(float), default=60, help="seconds per cell (default 60)")
+    p.add_argument("--memory", type=_positive(float), default=2,
+                   help="GiB of memory per submission (default 2)")
+    p.add_argument("--jobs", type=_positive(int),
+                   help="submissions graded at once (default: the number of cores)")
     p.add_argument("--student", action="append", help="grade only this student (repeatable)")
     p.add_argument("--db-url", help="gradebook database, e.g. postgresql+psycopg2://user@host:5432/db "
                                     "(default: sqlite in --out)")
@@ -132,6 +160,10 @@ def main(argv: list[str] | None = None) -> int:
     except (CourseError, IntakeError, argparse.ArgumentTypeError) as error:
         print(f"coursekit: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("coursekit: interrupted. Every result saved so far is kept: run the same command again "
+              "to go on from there.", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":

@@ -11,8 +11,9 @@ a few hundred thousand of them, so by default a large array is checked by
   the index, analytic and numeric value reported for a failure.
 
 Arrays with few entries are differenced in full. A mismatch is confirmed at a ten times smaller
-step before it is reported, so that a ReLU kink crossed by one step does not raise a false alarm.
-A point exactly at a kink (a ReLU input of exactly 0, as zero biases and an input of zeros give)
+step before it is reported, so that a ReLU kink crossed by one step does not raise a false alarm;
+one that shrinks with the step, as a truncation error does, is extrapolated to a zero step. A
+point exactly at a kink (a ReLU input of exactly 0, as zero biases and an input of zeros give)
 has no derivative, and any value between the slopes on its two sides is a valid (sub)gradient:
 a mismatch there is judged against that range.
 """
@@ -91,16 +92,25 @@ def numerical_gradient(f: Callable, x: np.ndarray, h: float | None = None, dout=
     for i in range(x.size):
         old = flat[i]
         try:
-            flat[i] = old + h
+            flat[i] = _nudged(old, h)
             up = float(flat[i]) - float(old)
             plus = evaluate()
-            flat[i] = old - h
+            flat[i] = _nudged(old, -h)
             down = float(old) - float(flat[i])
             minus = evaluate()
         finally:
             flat[i] = old
         grad.flat[i] = (plus - minus) / (up + down)
     return grad
+
+
+def _nudged(value: np.floating, step: float) -> np.floating:
+    """``value + step`` in ``value``'s dtype, and at least the next number it can hold: a step
+    too small for a large value would otherwise leave it unchanged (and divide by zero)."""
+    moved = value + value.dtype.type(step)
+    if moved == value:
+        moved = np.nextafter(value, value.dtype.type(np.inf if step > 0 else -np.inf))
+    return moved
 
 
 def _default_step(dtype: np.dtype) -> float:
@@ -227,10 +237,10 @@ class _Probe:
         """f on either side of the single entry ``p[index]``, by the steps its dtype could store."""
         old = p[index]
         try:
-            p[index] = old + h
+            p[index] = _nudged(old, h)
             up = float(p[index]) - float(old)
             plus = self()
-            p[index] = old - h
+            p[index] = _nudged(old, -h)
             down = float(old) - float(p[index])
             minus = self()
         finally:
@@ -346,26 +356,36 @@ def _check_one(
         return abs(numeric - analytic) / max(abs(numeric) + abs(analytic), floor)
 
     def confirmed(measure) -> tuple[float, float]:
-        """Numeric value and error, re-measured at a smaller step if the first one disagrees.
+        """Numeric value and error at the step ``h``; if they disagree, again at ``h / 10``.
 
-        Where the central difference disagrees, the error is that of the analytic value from
-        the range between the one-sided slopes, if smaller: at a kink, any value in that range
-        is a valid (sub)gradient; elsewhere the range is narrow (about the step times f's
-        curvature), and a wrong gradient lies outside it as it lies far from the central value.
+        At a kink, where the one-sided slopes stay apart as the step shrinks, any value between
+        them is a valid (sub)gradient: the error is that of the analytic value from their range.
+        Where the mismatch shrinks with the step instead, as a truncation error does (a wrong
+        gradient's does not), a third step ``h / 100`` gives the rate, and the differences are
+        extrapolated to a zero step (Richardson): the smallest error counts.
         """
-        best = None
-        for step in (h, h / 10):
-            difference, analytic = measure(step)
-            numeric = difference.central
-            err = error(numeric, analytic)
-            if err > tol:
-                low, high = difference.slopes(f0)
-                err = min(err, error(min(max(analytic, low), high), analytic))
-            if best is None or err < best[1]:
-                best = (numeric, err)
-            if err <= tol:
-                break
-        return best
+        first, analytic = measure(h)
+        numeric, err = first.central, error(first.central, analytic)
+        if err <= tol:
+            return numeric, err
+        second, _ = measure(h / 10)
+        if error(second.central, analytic) < err:
+            numeric, err = second.central, error(second.central, analytic)
+        if err <= tol:
+            return numeric, err
+        low, high = second.slopes(f0)
+        first_low, first_high = first.slopes(f0)
+        if high - low >= 0.5 * (first_high - first_low) > 0:  # a kink
+            return numeric, min(err, error(min(max(analytic, low), high), analytic))
+        if abs(second.central - analytic) <= 0.2 * abs(first.central - analytic):
+            third, _ = measure(h / 100)
+            if error(third.central, analytic) < err:
+                numeric, err = third.central, error(third.central, analytic)
+            c1, c2, c3 = first.central, second.central, third.central
+            rate = (c2 - c3) / (c1 - c2) if c1 != c2 else 0.0
+            if 0 < rate < 0.5:  # c_k - limit shrinks by ``rate`` per step: take the limit
+                err = min(err, error(c3 - rate * (c2 - c3) / (1 - rate), analytic))
+        return numeric, err
 
     # Entries to difference one by one: all of a small array, else the largest plus a sample.
     if p.size <= full_limit:

@@ -112,6 +112,8 @@ class MLP:
         reduction: str = "mean",
         dtype=np.float64,
     ):
+        if not isinstance(sizes, (str, bytes)):
+            sizes = list(sizes)
         if isinstance(sizes, (str, bytes)) or not all(
             isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in sizes
         ):

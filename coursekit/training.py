@@ -61,13 +61,13 @@ def accuracy(model: MLP, X, y) -> float:
     predicted = model.predict(X)
     if model.loss_name == "squared_error":  # a real-valued output: threshold or argmax it
         predicted = (predicted[:, 0] >= 0.5).astype(int) if predicted.shape[1] == 1 else predicted.argmax(1)
-    y = np.asarray(y)
+    y = given = np.asarray(y)
     if model.loss_name != "binary_cross_entropy" and y.ndim == 2 and y.shape[1] > 1:  # one-hot
         y = y.argmax(axis=1)
     if y.shape[:1] != predicted.shape[:1] or y.size != predicted.size:
         raise ValueError(
             f"y must hold a target for each prediction, shape {predicted.shape} for {len(predicted)} "
-            f"rows of X; got shape {y.shape}"
+            f"rows of X; got shape {given.shape}"
         )
     return float(np.mean(predicted == y.reshape(predicted.shape)))
 

@@ -94,6 +94,28 @@ def test_a_grader_killed_at_any_moment_resumes_without_losing_or_duplicating(
         assert len(list(csv.DictReader(f))) == len(expected_scores())
 
 
+def test_ctrl_c_stops_the_grader_with_one_line_and_keeps_what_was_graded(demo, tmp_path, short_tmp):
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "coursekit.cli", "--course", str(ROOT / "autograder"), "grade",
+               ASSIGNMENT, str(demo), "--out", str(out), "--timeout", "5", "--jobs", "2"]
+    grader = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                              start_new_session=True, env={**os.environ, "TMPDIR": str(short_tmp)})
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline and len(list((out / "results").glob("*.json"))) < 2:
+        time.sleep(0.05)
+    os.killpg(grader.pid, signal.SIGINT)  # what Ctrl-C in a terminal sends: the grader and its workers
+    _, stderr = grader.communicate(timeout=120)
+    assert grader.returncode == 130, stderr
+    assert "coursekit: interrupted" in stderr and "Traceback" not in stderr, stderr
+    finished = {p.stem for p in (out / "results").glob("*.json")}
+    assert 2 <= len(finished) < len(expected_scores()), "Ctrl-C should land mid-batch"
+    assert list(short_tmp.iterdir()) == []  # its scratch folder went with it
+
+    run = grade(ASSIGNMENT, demo, out, COURSE, timeout=5, log=lambda _: None)
+    assert set(run.reused) >= finished - {"cy"}
+    assert {r.student: r.score for r in run.results} == expected_scores()
+
+
 def test_a_half_written_result_is_graded_again(demo, tmp_path):
     out = tmp_path / "out"
     grade(ASSIGNMENT, demo, out, COURSE, timeout=5, students=["ben"], log=lambda _: None)

@@ -372,6 +372,28 @@ def test_no_false_alarm_exactly_at_a_relu_kink():
             assert mlp_report(net, X, y, {**grads, name: 1.5 * grads[name]}).failed == [name]
 
 
+def test_a_wrong_gradient_near_a_minimum_is_caught():
+    # Near a minimum the one-sided slopes straddle 0 at the default step, and a gradient of 0 or
+    # twice the true one lies between them: only a kink's slopes, which stay apart, excuse that.
+    x = np.array([1e-6, 2e-6, -1e-6])
+    f = lambda: 0.5 * float(x @ x)  # noqa: E731
+    assert gradcheck(f, {"x": x}, {"x": x.copy()}).ok
+    for wrong in (np.zeros(3), 2 * x):
+        assert not gradcheck(f, {"x": x}, {"x": wrong}).ok
+    x32 = np.array([0.01, -0.012, 0.009], np.float32)
+    f32 = lambda: float(10 * np.sum(x32 * x32))  # noqa: E731
+    assert gradcheck(f32, {"x": x32}, {"x": 20 * x32}).ok
+    assert not gradcheck(f32, {"x": x32}, {"x": 24 * x32}).ok
+
+
+def test_a_step_too_small_for_the_value_is_widened_to_the_next_number():
+    x = np.array([3.0, 1e12])
+    np.testing.assert_allclose(numerical_gradient(lambda v: float(v[1] * 2.0), x), [0.0, 2.0])
+    p = np.array([40000.0], np.float32)
+    report = gradcheck(lambda: float(p[0]) * 3.0, {"p": p}, {"p": np.array([3.5])}, h=1e-9, atol=1e-6)
+    assert report.failed == ["p"] and p[0] == 40000.0
+
+
 @pytest.mark.parametrize("init", ["small", "xavier", "uniform"])
 def test_no_false_alarm_on_vanishing_gradients(init):
     """A deep sigmoid net has tiny gradients in its first layers, below finite-difference noise."""

@@ -246,3 +246,88 @@ def test_grade_all_takes_a_folder_and_an_lms_zip_and_writes_a_report(demo, tmp_p
     assert "late" not in rows["lovelaceada"]["notes"]
     report = (tmp_path / "graded" / "02-xor" / "report.html").read_text()
     assert "babbagecharles" in report and "data:image/png;base64," in report
+
+
+# -- an instructor's mistakes, and students' odd hand-ins ------------------------------------------
+
+
+def test_grading_one_student_keeps_the_rest_of_the_class_in_its_files(demo, tmp_path):
+    import shutil
+
+    run, root, _ = demo
+    shutil.copytree(root / "out", tmp_path / "out")
+    # ben again with a longer time limit: everyone else keeps the result they were graded with
+    again = grade(ASSIGNMENT, root / "submissions", tmp_path / "out", COURSE, timeout=6,
+                  students=["ben"], log=lambda _: None)
+    assert again.reused == sorted(set(EXPECTED) - {"ben"})
+    assert sorted(r.student for r in again.results) == sorted(EXPECTED)
+    assert {r.student: r.scores for r in again.results} == EXPECTED
+    with open(tmp_path / "out" / "grades.csv", newline="") as f:
+        assert sorted(row["student_id"] for row in csv.DictReader(f)) == sorted(EXPECTED)
+
+
+def test_a_class_with_no_submissions_is_refused_and_nothing_is_written(tmp_path):
+    from coursekit.grading.intake import IntakeError
+
+    (tmp_path / "hand-ins").mkdir()
+    (tmp_path / "hand-ins" / "notes.txt").write_text("not a notebook")
+    with pytest.raises(IntakeError, match="no submissions found in .*; skipped notes.txt"):
+        grade(ASSIGNMENT, tmp_path / "hand-ins", tmp_path / "out", COURSE)
+    assert not (tmp_path / "out" / "grades.csv").exists() and not (tmp_path / "out" / "gradebook.db").exists()
+
+
+def test_unusable_output_folders_and_limits_are_refused(demo, tmp_path):
+    _, root, _ = demo
+    subs = root / "submissions"
+    with pytest.raises(CourseError, match="inside the submissions folder"):
+        grade(ASSIGNMENT, subs, subs / "graded", COURSE)
+    assert not (subs / "graded").exists()
+    (tmp_path / "afile").write_text("")
+    with pytest.raises(CourseError, match="is a file"):
+        grade(ASSIGNMENT, subs, tmp_path / "afile", COURSE)
+    for limits, message in [({"timeout": 0}, "timeout"), ({"timeout": -1}, "timeout"),
+                            ({"memory": 0}, "memory"), ({"jobs": 0}, "jobs")]:
+        with pytest.raises(ValueError, match=message):
+            grade(ASSIGNMENT, subs, tmp_path / "out", COURSE, **limits)
+
+
+@pytest.mark.parametrize("option, message", [
+    (["--timeout", "0"], "argument --timeout: must be a finite number > 0, got '0'"),
+    (["--memory", "-1"], "argument --memory: must be a finite number > 0, got '-1'"),
+    (["--jobs", "0"], "argument --jobs: must be a finite number > 0, got '0'"),
+    (["--pattern", "("], "coursekit: --pattern: pattern is not a valid regular expression"),
+])
+def test_cli_refuses_bad_options_in_one_line(tmp_path, option, message):
+    done = subprocess.run(
+        [sys.executable, "-m", "coursekit.cli", "--course", str(ROOT / "autograder"), "grade", ASSIGNMENT,
+         str(tmp_path), "--out", str(tmp_path / "out"), *option],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_linked_files_are_not_copied_and_odd_metadata_is_flagged(demo, tmp_path):
+    _, root, _ = demo
+    ada = nbformat.read(root / "submissions" / "ada" / "perceptron.ipynb", as_version=4)
+    # mal's folder holds a link to the course's judges beside a plain data file
+    mal = tmp_path / "hand-ins" / "mal"
+    mal.mkdir(parents=True)
+    (mal / "leak.py").symlink_to(COURSE.root / "judges" / f"{ASSIGNMENT}.py")
+    (mal / "data.csv").write_text("1,2\n")
+    probe = nbformat.v4.new_code_cell(
+        "import os\nassert os.path.exists('data.csv'), 'data.csv missing'\n"
+        "assert not os.path.exists('leak.py'), 'leak.py was copied in'")
+    nbformat.write(nbformat.from_dict({**ada, "cells": [probe, *ada.cells]}), mal / "perceptron.ipynb")
+    # listid's answer cell has a grade id that is a list, which nbformat accepts
+    odd = nbformat.from_dict(ada)
+    answer = next(c for c in odd.cells if c.metadata.get("nbgrader", {}).get("solution"))
+    answer.metadata.nbgrader.grade_id = ["x"]
+    nbformat.validate(odd)
+    (tmp_path / "hand-ins" / "listid").mkdir()
+    nbformat.write(odd, tmp_path / "hand-ins" / "listid" / "perceptron.ipynb")
+
+    run = grade(ASSIGNMENT, tmp_path / "hand-ins", tmp_path / "out", COURSE, timeout=5, log=lambda _: None)
+    by = run.by_student()
+    assert by["mal"].notes == [] and by["mal"].problems == [] and by["mal"].score == 8
+    assert not any("grader failed" in p for p in by["listid"].problems), by["listid"].problems
+    assert "a cell's nbgrader grade_id was changed to ['x']" in by["listid"].flags

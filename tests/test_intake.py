@@ -167,7 +167,10 @@ def test_size_caps(tmp_path):
     by = {s.student: s for s in subs}
     assert skipped == [f"ann_1_2_perceptron.ipynb: {len(big)} bytes uncompressed, over the cap of "
                        f"{small + 10} bytes per file"]
-    assert by["ann"].failures == {"perceptron": "no perceptron.ipynb handed in"}
+    # ann did hand it in: her failure says why it was not graded
+    assert by["ann"].failures == {
+        "perceptron": f"perceptron.ipynb {len(big)} bytes uncompressed, over the cap of {small + 10} "
+                      "bytes per file"}
     assert "perceptron" in by["bob"].notebooks and "perceptron" in by["cy"].notebooks
 
     # the total cap leaves room for the big notebook and one small one, not two
@@ -176,6 +179,9 @@ def test_size_caps(tmp_path):
     assert skipped == ["cy_5_6_perceptron.ipynb: not extracted: the zip's files would pass the cap of "
                        f"{len(big) + small + 1} bytes in all"]
     assert files_under(tmp_path / "w2") == ["ann/perceptron.ipynb", "bob/perceptron.ipynb"]
+    cy = next(s for s in subs if s.student == "cy")
+    assert cy.failures == {"perceptron": "perceptron.ipynb not extracted: the zip's files would pass the "
+                                         f"cap of {len(big) + small + 1} bytes in all"}
 
 
 def test_entry_count_cap(tmp_path):
@@ -210,7 +216,10 @@ def test_a_damaged_entry_is_skipped_and_the_rest_is_read(tmp_path):
     by = {s.student: s for s in subs}
     assert len(skipped) == 1
     assert skipped[0].startswith("ann_1_2_perceptron.ipynb: cannot be read from the zip")
-    assert by["ann"].failures == {"perceptron": "no perceptron.ipynb handed in"}
+    # ann did hand it in: her failure says why it could not be graded
+    assert by["ann"].failures == {
+        "perceptron": "perceptron.ipynb cannot be read from the zip (Bad CRC-32 for file "
+                      "'ann_1_2_perceptron.ipynb')"}
     assert "perceptron" in by["bob"].notebooks
     assert files_under(tmp_path / "w") == ["bob/perceptron.ipynb"]
 
@@ -371,6 +380,36 @@ def test_folder_and_loose_file_times_come_from_mtime(tmp_path):
     assert by["ann"].late_by == timedelta(minutes=30) and "late by 30 min" in by["ann"].notes
     assert by["bob"].submitted_at == t1 and by["bob"].late_by is None
     assert by["cy"].submitted_at is None and by["cy"].late_by is None
+
+
+def test_a_second_copy_beside_the_notebook_is_named_and_does_not_decide_lateness(tmp_path):
+    due = datetime(2024, 5, 2, 0, 0, tzinfo=UTC)
+    graded_at = datetime(2024, 5, 1, 12, 0, tzinfo=UTC)
+    write_nb(tmp_path / "kim" / "perceptron.ipynb", mtime=graded_at)
+    write_nb(tmp_path / "kim" / "perceptron (1).ipynb", mtime=datetime(2024, 5, 3, 0, 0, tzinfo=UTC))
+    (kim,), _ = collect(tmp_path, ["perceptron"], due=due)
+    assert kim.notebooks["perceptron"].name == "perceptron.ipynb"
+    assert kim.submitted_at == graded_at and kim.late_by is None
+    assert kim.notes == ["also handed in, not graded: perceptron (1).ipynb (graded: perceptron.ipynb)"]
+    # the same in an LMS zip
+    archive = make_zip(tmp_path / "c.zip", [
+        ("kim_1_2_perceptron.ipynb", NOTEBOOK, (2024, 5, 1, 12, 0, 0)),
+        ("kim_1_3_perceptron-1.ipynb", NOTEBOOK, (2024, 5, 3, 0, 0, 0)),
+    ])
+    (kim,), _ = collect(archive, ["perceptron"], workdir=tmp_path / "w", due=due)
+    assert kim.submitted_at == graded_at and kim.late_by is None
+    assert kim.notes == ["also handed in, not graded: perceptron-1.ipynb (graded: perceptron.ipynb)"]
+
+
+def test_a_linked_student_folder_or_notebook_is_not_followed(tmp_path):
+    answers = write_nb(tmp_path / "answers" / "perceptron.ipynb")
+    hand_ins = tmp_path / "hand-ins"
+    write_nb(hand_ins / "ann" / "perceptron.ipynb")
+    (hand_ins / "eve").symlink_to(answers.parent)  # a whole folder that is the answers'
+    (hand_ins / "mal.ipynb").symlink_to(answers)
+    subs, skipped = collect(hand_ins, ["perceptron"])
+    assert [s.student for s in subs] == ["ann"]
+    assert skipped == ["eve: a symbolic link; not followed", "mal.ipynb: a symbolic link; not followed"]
 
 
 def test_old_behaviour_is_unchanged_without_the_new_arguments(tmp_path):

@@ -647,6 +647,7 @@ def test_a_network_that_would_compute_nonsense_is_refused(kwargs, error, message
     with pytest.raises(error, match=message):
         MLP(**kwargs)
     assert MLP(np.array([2, 3, 1]), dtype=np.float32).sizes == [2, 3, 1]  # numpy integers are fine
+    assert MLP(n for n in (2, 3, 1)).sizes == [2, 3, 1]  # and any iterable
 
 
 def test_step_refuses_gradients_that_do_not_fit_and_changes_nothing():

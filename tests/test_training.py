@@ -161,6 +161,13 @@ def test_a_bad_test_set_is_refused_before_the_model_changes():
         np.testing.assert_array_equal(net.params["W1"], before)
 
 
+def test_accuracy_names_the_shape_it_was_given():
+    net = MLP([2, 4, 3], loss="softmax_cross_entropy", seed=0)
+    X = np.zeros((5, 2))
+    with pytest.raises(ValueError, match=r"got shape \(4, 3\)"):
+        training.accuracy(net, X, np.eye(3)[[0, 1, 2, 0]])
+
+
 def test_gradient_norms_need_the_networks_names():
     grads = {f"W{l}": np.full((2, 2), float(l)) for l in (1, 2, 10)}
     np.testing.assert_allclose(training.gradient_norms(grads), [2.0, 4.0, 20.0])  # W10 last

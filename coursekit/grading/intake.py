@@ -148,7 +148,7 @@ def collect(
         for name, value in limits.items():
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
-        found, skipped = _collect_zip(root, notebook_names, _check_pattern(pattern), workdir, tz,
+        found, skipped = _collect_zip(root, notebook_names, check_pattern(pattern), workdir, tz,
                                       max_total_bytes, max_entry_bytes, max_entries)
     else:
         raise IntakeError(f"submissions {root} is neither a folder nor a .zip file")
@@ -169,6 +169,9 @@ def _collect_folder(root: Path, names: list[str]) -> tuple[dict[str, Submission]
     for entry in sorted(root.iterdir()):
         if entry.name.startswith("."):
             continue
+        if entry.is_symlink():  # it could point at anything, the course's answers included
+            skipped.append(f"{entry.name}: a symbolic link; not followed")
+            continue
         loose = False
         if entry.is_dir():
             student, files = entry.name, _notebooks_in(entry)
@@ -184,7 +187,8 @@ def _collect_folder(root: Path, names: list[str]) -> tuple[dict[str, Submission]
             skipped.append(f"{entry.name}: a second submission for {student}; the folder is used")
             continue
         found[student] = _match(student, files, names, loose)
-        found[student].submitted_at = _newest_mtime(files)
+        times = {f: datetime.fromtimestamp(f.stat().st_mtime, tz=timezone.utc) for f in files}
+        found[student].submitted_at = _hand_in_time(found[student], times)
     return found, skipped
 
 
@@ -195,9 +199,10 @@ def _notebooks_in(folder: Path) -> list[Path]:
     )
 
 
-def _newest_mtime(files: list[Path]) -> datetime | None:
-    times = [f.stat().st_mtime for f in files]
-    return datetime.fromtimestamp(max(times), tz=timezone.utc) if times else None
+def _hand_in_time(submission: Submission, times: dict[Path, datetime]) -> datetime | None:
+    """When the graded notebooks were handed in (the newest), or any file if none is graded."""
+    graded = [times[f] for f in submission.notebooks.values() if f in times]
+    return max(graded or times.values(), default=None)
 
 
 # -- an LMS zip -------------------------------------------------------------------------------------
@@ -234,7 +239,11 @@ def _collect_zip(path: Path, names: list[str], pattern: re.Pattern[str], workdir
     found = {}
     for student, files in unzipper.files.items():
         submission = _match(student, sorted(files), names, loose=False)
-        submission.submitted_at = unzipper.times.get(student)
+        for name, problem in unzipper.unreadable.get(student, {}).items():
+            if name in submission.failures:  # say why, rather than that nothing was handed in
+                submission.failures[name] = f"{name}.ipynb {problem}"
+        submission.submitted_at = _hand_in_time(
+            submission, {f: unzipper.times[f] for f in files if f in unzipper.times})
         if student in unzipper.marked_late:
             submission.notes.append("the LMS marked this submission late")
         found[student] = submission
@@ -253,7 +262,8 @@ class _Unzipper:
     max_entry: int
     written: int = 0
     files: dict[str, list[Path]] = field(default_factory=dict)
-    times: dict[str, datetime] = field(default_factory=dict)
+    times: dict[Path, datetime] = field(default_factory=dict)  # each extracted file's, from the zip
+    unreadable: dict[str, dict[str, str]] = field(default_factory=dict)  # student -> stem -> why
     owners: dict[str, str] = field(default_factory=dict)  # student id -> the name the LMS wrote
     marked_late: set[str] = field(default_factory=set)
     skipped: list[str] = field(default_factory=list)
@@ -294,6 +304,18 @@ class _Unzipper:
         target = self.root / student / filename
         if target in files:
             return f"a second {filename} for {student}; the first is used"
+        problem = self._extract(info, target)
+        if problem:  # the student did hand it in: their failure will say why it is not graded
+            self.unreadable.setdefault(student, {})[target.stem] = problem
+            return problem
+        files.append(target)
+        when = _zip_time(info, self.tz)
+        if when is not None:
+            self.times[target] = when
+        return None
+
+    def _extract(self, info: zipfile.ZipInfo, target: Path) -> str | None:
+        """Copy the entry in chunks, stopping at the caps even if its header understates its size."""
         if info.file_size > self.max_entry:
             return f"{_size(info.file_size)} uncompressed, over the cap of {_size(self.max_entry)} per file"
         if self.written + info.file_size > self.max_total:
@@ -301,17 +323,6 @@ class _Unzipper:
         target.parent.mkdir(exist_ok=True)
         if not target.resolve().is_relative_to(self.root):
             return "would be written outside the work folder; not extracted"
-        problem = self._extract(info, target)
-        if problem:
-            return problem
-        files.append(target)
-        when = _zip_time(info, self.tz)
-        if when is not None:
-            self.times[student] = max(self.times.get(student, when), when)
-        return None
-
-    def _extract(self, info: zipfile.ZipInfo, target: Path) -> str | None:
-        """Copy the entry in chunks, stopping at the caps even if its header understates its size."""
         limit = min(self.max_entry, self.max_total - self.written)
         size = 0
         try:
@@ -343,7 +354,9 @@ def _size(n: int) -> str:
     return f"{n / MB:.1f} MB" if n >= MB else f"{n} bytes"
 
 
-def _check_pattern(pattern: str | re.Pattern[str]) -> re.Pattern[str]:
+def check_pattern(pattern: str | re.Pattern[str]) -> re.Pattern[str]:
+    """``pattern`` compiled, or ``ValueError`` if it is not a regular expression with a group
+    named ``student``."""
     try:
         compiled = re.compile(pattern)
     except (re.error, TypeError) as error:
@@ -382,6 +395,12 @@ def _match(student: str, files: list[Path], names: list[str], loose: bool) -> Su
         else:
             extra = f" (found {', '.join(f.name for f in unclaimed)})" if unclaimed else ""
             submission.failures[name] = f"no {name}.ipynb handed in{extra}"
+    ignored = [f for f in unclaimed if f not in submission.notebooks.values()]
+    if ignored and not submission.failures:
+        submission.notes.append(
+            f"also handed in, not graded: {', '.join(f.name for f in ignored)} (graded: "
+            f"{', '.join(f.name for f in submission.notebooks.values())})"
+        )
     for name, path in list(submission.notebooks.items()):
         problem = unreadable_reason(path)
         if problem:

@@ -26,6 +26,8 @@ import logging
 import multiprocessing
 import os
 import shutil
+import signal
+import tempfile
 import time
 import traceback
 import warnings
@@ -36,7 +38,7 @@ import nbformat
 
 from coursekit.grading import record, sandbox
 from coursekit.grading.course import Course, CourseError, ensure_scripts_on_path, nbgrader_api
-from coursekit.grading.intake import Submission, collect
+from coursekit.grading.intake import IntakeError, Submission, collect
 from coursekit.grading.judge import CaseFailure, QuestionResult, judge_question, load_checks
 from coursekit.grading.runner import nbgrader_meta as runner_meta
 from coursekit.grading.sandbox import DEFAULT_MEMORY, DEFAULT_TIMEOUT
@@ -166,7 +168,8 @@ def grade(
     memory : int
         Bytes of memory (address space) each student's kernel may use.
     students : list of str, optional
-        Grade only these students.
+        Grade only these students. The class's files (``grades.csv``, the report) keep the other
+        students' latest results from earlier runs, as the gradebook does.
     jobs : int, optional
         Submissions graded at once; the number of cores by default.
     db_url : str, optional
@@ -190,12 +193,13 @@ def grade(
     """
     course = course or Course.find()
     notebook_names = course.notebooks(assignment)
-    out = Path(out).resolve()
-    out.mkdir(parents=True, exist_ok=True)
+    _check_limits(timeout, memory, jobs)
+    if not (Path(submissions).is_dir() or Path(submissions).is_file()):
+        raise IntakeError(f"submissions {submissions} is neither a folder nor a .zip file")
+    out = _output_folder(out, Path(submissions))
     db_url = db_url or f"sqlite:///{out / 'gradebook.db'}"
     checks_path = judges_path(course, assignment)
     load_checks(checks_path)  # a broken judges file stops here, before any student is graded
-    _prepare_gradebook(course, assignment, out, db_url)
 
     # A zip is unpacked inside ``out``, which student kernels cannot see.
     shutil.rmtree(out / "intake", ignore_errors=True)
@@ -203,13 +207,22 @@ def grade(
     if pattern:
         options["pattern"] = pattern
     collected, skipped = collect(submissions, notebook_names, **options)
+    if not collected:
+        detail = ""
+        if skipped:
+            more = f", and {len(skipped) - 1} more" if len(skipped) > 1 else ""
+            detail = f"; skipped {skipped[0]}{more}"
+        raise IntakeError(f"no submissions found in {submissions}{detail}")
+    others = []  # with --student: the rest of the class, whose earlier results are kept
     if students:
         unknown = sorted(set(students) - {s.student for s in collected})
         if unknown:
             raise CourseError(f"no submission for student(s) {', '.join(unknown)} in {submissions}")
+        others = [s for s in collected if s.student not in students]
         collected = [s for s in collected if s.student in students]
     if shard is not None:
         collected = [s for s in collected if shard_of(s.student, shard[1]) == shard[0]]
+    _prepare_gradebook(course, assignment, out, db_url)
     questions = _questions(course, assignment, notebook_names)
     course_key = _course_fingerprint(course, assignment, checks_path)
     hidden = [str(p) for p in _hidden_paths(course, out, Path(submissions))]
@@ -230,9 +243,14 @@ def grade(
             stale.unlink()
         done: dict[str, StudentResult] = {}
         todo: list[_Task] = []
-        for submission in collected:
-            fingerprint = _fingerprint(submission, course_key, timeout, memory)
+        chosen = {s.student for s in collected}
+        for submission in others + collected:
             previous = _load_result(results_dir / f"{submission.student}.json")
+            if submission.student not in chosen:  # the rest of the class: as last graded, if ever
+                if previous is not None:
+                    done[submission.student] = previous
+                continue
+            fingerprint = _fingerprint(submission, course_key, timeout, memory)
             if previous is not None and previous.fingerprint == fingerprint:
                 done[submission.student] = previous
                 continue
@@ -242,11 +260,11 @@ def grade(
                               int(memory), isolate, fingerprint, str(reference), scratch=scratch))
         reused = sorted(done)
 
-        total = len(collected)
-        bar = _progress(total, progress, initial=len(done))
+        total, already = len(collected), len(collected) - len(todo)
+        bar = _progress(total, progress, initial=already)
         stack.callback(bar.close)
         results = stack.enter_context(contextlib.closing(_run_tasks(todo, jobs, questions, log)))
-        for n, result in enumerate(results, len(done) + 1):
+        for n, result in enumerate(results, already + 1):
             _write_feedback(result, assignment, course, questions, out)
             _save_result(results_dir / f"{result.student}.json", result)
             done[result.student] = result
@@ -254,7 +272,8 @@ def grade(
             log(f"[{n}/{total}] {result.student}: {result.score:g}/{result.max_score:g}{problem}")
             bar.update(1)
 
-    results = [done[s.student] for s in collected]
+    results = [done[s.student] for s in sorted(others + collected, key=lambda s: s.student)
+               if s.student in done]
     _write_gradebook(db_url, course, assignment, questions, results)
     run = GradingRun(assignment, questions, results, skipped, out, reused)
     write_csv(run, out / "grades.csv")
@@ -262,6 +281,33 @@ def grade(
 
     write_report(run, out / "report.html")
     return run
+
+
+def _check_limits(timeout: float, memory: int, jobs: int | None) -> None:
+    """Refuse limits that would fail every student (a time of 0) or lift a guard (no memory cap)."""
+    if not timeout > 0:
+        raise ValueError(f"timeout must be a number of seconds > 0, got {timeout!r}")
+    if not memory > 0:
+        raise ValueError(f"memory must be a number of bytes > 0, got {memory!r}")
+    if jobs is not None and not jobs >= 1:
+        raise ValueError(f"jobs must be >= 1, got {jobs!r}")
+
+
+def _output_folder(out: str | Path, submissions: Path) -> Path:
+    """``out``, made if need be; a clear error if it cannot be, or lies among the submissions."""
+    out = Path(out).resolve()
+    if submissions.is_dir() and out.is_relative_to(submissions.resolve()):
+        raise CourseError(f"the output folder {out} is inside the submissions folder {submissions}, "
+                          "where it would be taken for a student's work: choose another --out")
+    if out.exists() and not out.is_dir():
+        raise CourseError(f"the output folder {out} is a file")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=out, prefix=".coursekit-write-test-")
+        probe.close()
+    except OSError as error:
+        raise CourseError(f"cannot write in the output folder {out}: {error.strerror or error}") from None
+    return out
 
 
 def shard_of(student: str, shards: int) -> int:
@@ -347,6 +393,9 @@ def _run_pool(judge, tasks: list[_Task], jobs: int, questions: list, log):
             except Exception as error:  # a failure of the machinery, not a judgement
                 result = _grader_failure(futures[future], questions, error, log)
             yield result
+    except BaseException:  # Ctrl-C, or grading stopped on this side: stop now, not after the
+        _stop_workers(pool)  # students being graded
+        raise
     finally:
         pool.shutdown(wait=True, cancel_futures=True)  # stopped early: grade no one else
     return unfinished
@@ -359,8 +408,21 @@ def _grade_alone(judge, task: _Task) -> StudentResult:
 
 
 def _worker_pool(jobs: int) -> concurrent.futures.ProcessPoolExecutor:
-    # Spawned, not forked: no kernel clients or sockets inherited.
-    return concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"))
+    # Spawned, not forked: no kernel clients or sockets inherited. Ctrl-C in a terminal reaches
+    # the workers too; they ignore it, and the grader stops them (_stop_workers).
+    return concurrent.futures.ProcessPoolExecutor(jobs, mp_context=multiprocessing.get_context("spawn"),
+                                                  initializer=_ignore_interrupts)
+
+
+def _ignore_interrupts() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def _stop_workers(pool: concurrent.futures.ProcessPoolExecutor) -> None:
+    """End the pool's workers at once; their kernels end with them (bubblewrap's
+    --die-with-parent, or ipykernel's watch on its parent)."""
+    for process in list((getattr(pool, "_processes", None) or {}).values()):
+        process.terminate()
 
 
 def _grader_failure(task: _Task, questions: list, error: Exception, log) -> StudentResult:

@@ -22,8 +22,14 @@ from coursekit.grading.scratch import remove_tree
 
 
 def nbgrader_meta(cell) -> dict:
+    """A cell's nbgrader metadata. A student's notebook may hold anything there: a grade id that
+    is not a string counts as none (:func:`tamper_flags` reports it)."""
     meta = cell.get("metadata", {}).get("nbgrader", {})
-    return meta if isinstance(meta, dict) else {}
+    if not isinstance(meta, dict):
+        return {}
+    if not isinstance(meta.get("grade_id", ""), str):
+        return {key: value for key, value in meta.items() if key != "grade_id"}
+    return meta
 
 
 @dataclass
@@ -58,6 +64,9 @@ def tamper_flags(student, release) -> list[str]:
     flags = []
     theirs = {}
     for cell in student.cells:
+        raw = cell.get("metadata", {}).get("nbgrader", {})
+        if isinstance(raw, dict) and not isinstance(raw.get("grade_id", ""), str):
+            flags.append(f"a cell's nbgrader grade_id was changed to {raw['grade_id']!r:.60}")
         meta = nbgrader_meta(cell)
         if meta.get("grade_id"):
             theirs.setdefault(meta["grade_id"], (cell, meta))
@@ -166,6 +175,8 @@ def run_notebook(notebook: Path, release, checks: list[Check], trials: dict[str,
     workdir = Path(tempfile.mkdtemp(prefix="coursekit-grade-", dir=scratch))
     try:
         for path in notebook.parent.iterdir():  # data files handed in beside the notebook
+            if path.is_symlink():  # it could point at anything, the course's answers included
+                continue
             if path.is_file() and path.suffix != ".ipynb" and path.stat().st_size < 50_000_000:
                 shutil.copyfile(path, workdir / path.name)
         recorders, limits = [], []
