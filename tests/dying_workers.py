@@ -10,3 +10,12 @@ def judge_or_die(task) -> StudentResult:
     if task.student.startswith("culprit"):
         os._exit(3)
     return StudentResult(task.student, {"q": 1.0}, 1.0, fingerprint=task.fingerprint)
+
+
+def judge_slowly_or_die(task) -> StudentResult:
+    """As :func:`judge_or_die`, but every other student takes a minute to grade."""
+    if not task.student.startswith("culprit"):
+        import time
+
+        time.sleep(60)
+    return judge_or_die(task)

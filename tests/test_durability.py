@@ -12,7 +12,7 @@ import time
 
 import pytest
 from demo_class import TOTALS
-from dying_workers import judge_or_die
+from dying_workers import judge_or_die, judge_slowly_or_die
 from notebooks import ROOT
 
 from coursekit.grading.course import Course
@@ -143,7 +143,9 @@ def test_a_grader_failure_on_one_student_is_reported_and_not_kept(demo, tmp_path
     monkeypatch.undo()
     again = grade(ASSIGNMENT, demo, tmp_path / "out", COURSE, timeout=5, students=["ben"],
                   log=lambda _: None)
-    assert again.reused == [] and again.by_student()["ben"].score == 2
+    assert "ben" not in again.reused and again.by_student()["ben"].score == 2
+    # eve, not asked for, stays in the class's files as last graded: a failure, to be retried
+    assert again.reused == ["eve"] and "the grader failed" in again.by_student()["eve"].problems[0]
 
 
 def test_a_worker_killed_mid_batch_costs_nothing(demo, tmp_path, monkeypatch, short_tmp):
@@ -181,6 +183,25 @@ def test_a_worker_killed_mid_batch_costs_nothing(demo, tmp_path, monkeypatch, sh
     assert {r.student: r.score for r in run.results} == expected_scores()
     assert not any("grader failed" in p for r in run.results for p in r.problems)
     assert list(short_tmp.iterdir()) == []  # the dead worker's work and socket folders are gone too
+
+
+def test_ctrl_c_while_students_are_graded_one_process_each_stops_them_at_once():
+    # After a worker died, the rest are graded in a process each; Ctrl-C must end those too.
+    def log(line):
+        if "a grading worker died" in line:
+            threading.Timer(2.0, os.kill, (os.getpid(), signal.SIGINT)).start()
+
+    tasks = [_Task(assignment="a", course_root="", student=s, notebooks={}, failures={}, notes=[],
+                   hidden=[], timeout=5.0, memory=2**30, isolate=False, fingerprint="", reference="")
+             for s in ("ann", "culprit", "bob")]
+    started = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        list(_run_tasks(tasks, 2, [], log, judge=judge_slowly_or_die))
+    assert time.monotonic() - started < 30, "it waited for the students being graded"
+    deadline = time.monotonic() + 10
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert multiprocessing.active_children() == []
 
 
 def test_a_student_whose_grading_kills_its_worker_fails_alone():

@@ -362,8 +362,9 @@ def _run_tasks(tasks: list[_Task], jobs: int | None, questions: list, log, judge
         return
     log(f"a grading worker died: grading {len(unfinished)} student(s) again, each in a process of its own")
     threads = concurrent.futures.ThreadPoolExecutor(min(jobs, len(unfinished)))
+    pools: list[concurrent.futures.ProcessPoolExecutor] = []
     try:
-        futures = {threads.submit(_grade_alone, judge, task): task for task in unfinished}
+        futures = {threads.submit(_grade_alone, judge, task, pools): task for task in unfinished}
         for future in concurrent.futures.as_completed(futures):
             task = futures[future]
             try:
@@ -371,6 +372,11 @@ def _run_tasks(tasks: list[_Task], jobs: int | None, questions: list, log, judge
             except Exception as error:  # the worker died, or its pool could not be made
                 result = _grader_failure(task, questions, error, log)
             yield result
+    except BaseException:  # Ctrl-C, or grading stopped on this side: stop the workers now
+        threads.shutdown(wait=False, cancel_futures=True)
+        for pool in list(pools):
+            _stop_workers(pool)
+        raise
     finally:
         threads.shutdown(wait=True, cancel_futures=True)
 
@@ -401,9 +407,11 @@ def _run_pool(judge, tasks: list[_Task], jobs: int, questions: list, log):
     return unfinished
 
 
-def _grade_alone(judge, task: _Task) -> StudentResult:
-    """Grade one task in a worker process of its own (run in a thread: it raises, never logs)."""
+def _grade_alone(judge, task: _Task, pools: list) -> StudentResult:
+    """Grade one task in a worker process of its own (run in a thread: it raises, never logs).
+    Its pool goes in ``pools``, for the grader to stop if grading stops early."""
     with _worker_pool(1) as pool:
+        pools.append(pool)
         return pool.submit(judge, task).result()
 
 
