@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+import math
+import numbers
 from collections.abc import Iterable
 
 import numpy as np
@@ -55,6 +57,14 @@ def check_choice(value: str, known: Iterable[str], what: str) -> str:
     if value not in known:
         raise ValueError(f"unknown {what} {value!r}; known: {', '.join(map(repr, known))}")
     return value
+
+
+def check_l2_strength(lam, name: str) -> None:
+    """Raise unless ``lam`` is a finite real number >= 0 (NaN fails every comparison)."""
+    if isinstance(lam, bool) or not isinstance(lam, numbers.Real):
+        raise TypeError(f"{name} must be a number, got {type(lam).__name__}")
+    if not 0 <= lam < math.inf:
+        raise ValueError(f"{name} must be finite and >= 0, got {lam}")
 
 
 _UNCHANGED = contextlib.nullcontext()

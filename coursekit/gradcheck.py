@@ -72,7 +72,7 @@ def numerical_gradient(f: Callable, x: np.ndarray, h: float | None = None, dout=
     array, same shape as ``x``
     """
     _require_float(x, "x")
-    h = _default_step(x.dtype) if h is None else h
+    h = _default_step(x.dtype.itemsize < 8) if h is None else h
     if dout is not None:
         dout = np.asarray(dout, dtype=np.float64)
 
@@ -90,17 +90,7 @@ def numerical_gradient(f: Callable, x: np.ndarray, h: float | None = None, dout=
     if not np.shares_memory(flat, x) and x.size:
         raise ValueError("x must be contiguous in memory to be perturbed in place")
     for i in range(x.size):
-        old = flat[i]
-        try:
-            flat[i] = _nudged(old, h)
-            up = float(flat[i]) - float(old)
-            plus = evaluate()
-            flat[i] = _nudged(old, -h)
-            down = float(old) - float(flat[i])
-            minus = evaluate()
-        finally:
-            flat[i] = old
-        grad.flat[i] = (plus - minus) / (up + down)
+        grad.flat[i] = _difference_at(flat, i, h, evaluate).central
     return grad
 
 
@@ -113,9 +103,9 @@ def _nudged(value: np.floating, step: float) -> np.floating:
     return moved
 
 
-def _default_step(dtype: np.dtype) -> float:
+def _default_step(low_precision: bool) -> float:
     """Finite-difference step: float32 holds about 7 digits, so its step must be much larger."""
-    return 1e-2 if dtype.itemsize < 8 else 1e-5
+    return 1e-2 if low_precision else 1e-5
 
 
 def relative_error(a, b) -> float:
@@ -209,6 +199,22 @@ class _Difference(NamedTuple):
         return min(left, right), max(left, right)
 
 
+def _difference_at(a: np.ndarray, index, h: float, f: Callable[[], float]) -> _Difference:
+    """f with ``a[index]`` moved up and down by ``h`` (the steps its dtype could store), then
+    put back whatever happens."""
+    old = a[index]
+    try:
+        a[index] = _nudged(old, h)
+        up = float(a[index]) - float(old)
+        plus = f()
+        a[index] = _nudged(old, -h)
+        down = float(old) - float(a[index])
+        minus = f()
+    finally:
+        a[index] = old
+    return _Difference(plus, minus, up, down)
+
+
 class _Probe:
     """Evaluates ``f`` with one parameter moved, and always puts it back."""
 
@@ -235,17 +241,7 @@ class _Probe:
 
     def at(self, p: np.ndarray, index: tuple[int, ...], h: float) -> _Difference:
         """f on either side of the single entry ``p[index]``, by the steps its dtype could store."""
-        old = p[index]
-        try:
-            p[index] = _nudged(old, h)
-            up = float(p[index]) - float(old)
-            plus = self()
-            p[index] = _nudged(old, -h)
-            down = float(old) - float(p[index])
-            minus = self()
-        finally:
-            p[index] = old
-        return _Difference(plus, minus, up, down)
+        return _difference_at(p, index, h, self)
 
 
 def gradcheck(
@@ -300,7 +296,7 @@ def gradcheck(
     for name, p in params.items():
         _require_float(p, f"params[{name!r}]")
     low_precision = any(p.dtype.itemsize < 8 for p in params.values())
-    h = h if h is not None else _default_step(np.dtype(np.float32 if low_precision else np.float64))
+    h = h if h is not None else _default_step(low_precision)
     tol = tol if tol is not None else (1e-2 if low_precision else 1e-5)
     probe = _Probe(f)
     f0 = probe()

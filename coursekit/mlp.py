@@ -4,11 +4,18 @@ from __future__ import annotations
 
 import math
 import operator
+from collections.abc import Iterable
 from typing import NamedTuple
 
 import numpy as np
 
-from coursekit._validation import as_float_array, check_choice, check_ndim, check_same_shape
+from coursekit._validation import (
+    as_float_array,
+    check_choice,
+    check_l2_strength,
+    check_ndim,
+    check_same_shape,
+)
 from coursekit.init import INITS, default_init, init_layer
 from coursekit.layers import (
     ACTIVATIONS,
@@ -26,7 +33,6 @@ from coursekit.losses import (
     LOSSES,
     REDUCTIONS,
     _softmax_cross_entropy,
-    check_l2_strength,
     l2_penalty,
     softmax,
     softmax_targets,
@@ -112,11 +118,10 @@ class MLP:
         reduction: str = "mean",
         dtype=np.float64,
     ):
-        if not isinstance(sizes, (str, bytes)):
-            sizes = list(sizes)
-        if isinstance(sizes, (str, bytes)) or not all(
-            isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in sizes
-        ):
+        if isinstance(sizes, (str, bytes)) or not isinstance(sizes, Iterable):
+            raise TypeError(f"sizes must be a sequence of whole numbers such as [2, 3, 1], got {sizes!r}")
+        sizes = list(sizes)
+        if not all(isinstance(n, (int, np.integer)) and not isinstance(n, bool) for n in sizes):
             raise TypeError(f"sizes must be a sequence of whole numbers such as [2, 3, 1], got {sizes!r}")
         sizes = [int(n) for n in sizes]
         if len(sizes) < 2 or min(sizes) < 1:
@@ -419,18 +424,23 @@ class MLP:
         """Raise unless ``grads`` has exactly the keys of :attr:`params`, each of its shape."""
         if not isinstance(grads, dict):
             raise TypeError(f"grads must be a dict like params, got {type(grads).__name__}")
+        self._check_keys(grads, "grads")
         for name, p in self.params.items():
-            if name not in grads:
-                raise KeyError(f"grads has no {name!r}; expected keys {self._expected_keys()}")
             if np.shape(grads[name]) != p.shape:
                 raise ValueError(
                     f"grads[{name!r}] must have the shape of params[{name!r}], {p.shape}; "
                     f"got {np.shape(grads[name])}"
                 )
-        unexpected = [name for name in grads if name not in self.params]
+
+    def _check_keys(self, mapping: dict, what: str) -> None:
+        """Raise ``KeyError`` unless ``mapping`` has exactly the keys ``W1, b1, W2, ...``."""
+        missing = [name for name in self._names if name not in mapping]
+        if missing:
+            raise KeyError(f"{what} has no {missing[0]!r}; expected keys {list(self._names)}")
+        unexpected = [name for name in mapping if name not in self._names]
         if unexpected:
-            raise KeyError(f"grads has {unexpected[0]!r}, which params has not; expected keys "
-                           f"{self._expected_keys()}")
+            raise KeyError(f"{what} has {unexpected[0]!r}, which this network has not; expected keys "
+                           f"{list(self._names)}")
 
     def _split(self, flat: np.ndarray) -> tuple[np.ndarray, ...]:
         """Views of a flat array of every parameter's entries as ``W1, b1, W2, ...``."""
@@ -480,25 +490,16 @@ class MLP:
         params = self.params
         if tuple(params) == self._checked_names and all(map(operator.is_, params.values(), self._checked)):
             return  # the very arrays that passed last time
+        self._check_keys(params, "params")
         for W_name, b_name, W_shape, b_shape in self._layout:
             for name, shape in ((W_name, W_shape), (b_name, b_shape)):
-                p = params.get(name)
-                if p is None:
-                    raise KeyError(
-                        f"params has no {name!r}; expected keys {self._expected_keys()}"
-                    )
+                p = params[name]
                 if not (isinstance(p, np.ndarray) and np.issubdtype(p.dtype, np.floating)):
                     p = as_float_array(p, f"params[{name!r}]").astype(self.dtype)
                 if p.shape != shape:
                     raise ValueError(f"params[{name!r}] must have shape {shape}, got {p.shape}")
                 if p is not params[name]:
                     params[name] = p
-        unexpected = [name for name in params if name not in self._names]
-        if unexpected:
-            raise KeyError(
-                f"params has {unexpected[0]!r}, which this network has not; expected keys "
-                f"{self._expected_keys()}"
-            )
         self._checked_names = tuple(params)
         self._checked = tuple(params.values())
         flat, views = self._flat, self._flat_views
@@ -519,9 +520,6 @@ class MLP:
             self._check_params()
         except (KeyError, TypeError, ValueError) as error:
             raise error from None  # numpy's message says nothing more
-
-    def _expected_keys(self) -> list[str]:
-        return [f"{kind}{l}" for l in range(1, self.n_layers + 1) for kind in "Wb"]
 
     def _targets(self, y, out_shape) -> np.ndarray:
         y = as_float_array(y, "y")

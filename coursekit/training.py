@@ -149,6 +149,7 @@ def train(
                 f"X_test and y_test must have the same number of rows, got {len(X_test)} and "
                 f"{len(y_test)}"
             )
+        accuracy(model, X_test, y_test)  # the targets' shape, as each epoch will read them
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     history = History()
     bar = tqdm(range(epochs), desc="training", unit="epoch", delay=PROGRESS_DELAY,

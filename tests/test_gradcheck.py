@@ -131,6 +131,10 @@ def test_numerical_gradient_in_float32_uses_a_step_float32_can_hold():
     x = np.array([1.0, 3.0, 100.0], np.float32)
     grad = numerical_gradient(lambda v: float(0.5 * np.sum(v * v)), x)
     np.testing.assert_allclose(grad, [1.0, 3.0, 100.0], rtol=5e-3)
+    # 4000 + 1e-3 is stored as 4000 + 0.000977: dividing by 2h would be 2.3% off
+    big = np.array([4000.0], np.float32)
+    square = lambda v: float(0.5 * np.float64(v[0]) ** 2)  # noqa: E731
+    np.testing.assert_allclose(numerical_gradient(square, big, h=1e-3), [4000.0], rtol=1e-4)
     assert x.dtype == np.float32 and np.array_equal(x, [1.0, 3.0, 100.0])
 
 

@@ -173,3 +173,13 @@ def test_gradient_norms_need_the_networks_names():
     np.testing.assert_allclose(training.gradient_norms(grads), [2.0, 4.0, 20.0])  # W10 last
     with pytest.raises(ValueError, match="got 'Wout'"):
         training.gradient_norms({"Wout": np.ones(2)})
+
+
+def test_test_targets_of_the_wrong_shape_are_refused_before_training():
+    X = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
+    y = np.array([[1, 0], [0, 1], [1, 1], [0, 0]])
+    net = MLP([2, 3, 2], loss="binary_cross_entropy", seed=0)
+    before = net.params["W1"].copy()
+    with pytest.raises(ValueError, match=r"got shape \(4,\)"):
+        training.train(net, X, y, epochs=1, lr=0.1, progress=False, X_test=X, y_test=np.ones(4))
+    np.testing.assert_array_equal(net.params["W1"], before)
