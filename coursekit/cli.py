@@ -47,16 +47,13 @@ def cmd_grade(args) -> int:
 
     course = _course(args)
     if args.pattern:
-        from coursekit.grading.intake import check_pattern
+        from coursekit.grading.intake import OptionError, check_pattern
 
-        try:
+        try:  # before the course is read
             check_pattern(args.pattern)
-        except ValueError as error:
+        except OptionError as error:
             raise argparse.ArgumentTypeError(f"--pattern: {error}") from None
-    memory = int(args.memory * 1024**3)
-    if memory < 1:
-        raise argparse.ArgumentTypeError(f"--memory: {args.memory:g} GiB is less than a byte")
-    options = dict(timeout=args.timeout, memory=memory, students=args.student,
+    options = dict(timeout=args.timeout, memory=args.memory, students=args.student,
                    jobs=args.jobs, db_url=args.db_url, shard=_shard(args.shard) if args.shard else None,
                    roster=args.roster, due=_due(args.due) if args.due else None, pattern=args.pattern,
                    log=lambda line: None, progress=True)
@@ -98,13 +95,21 @@ def _positive(kind):
         try:
             value = kind(text)
         except ValueError:
-            value = None
-        if value is None or not 0 < value < math.inf:
+            raise argparse.ArgumentTypeError(
+                f"must be a {'whole ' if kind is int else ''}number, got {text!r}") from None
+        if not 0 < value < math.inf:
             raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text!r}")
         return value
 
-    parse.__name__ = kind.__name__  # argparse names the type in its messages
     return parse
+
+
+def _gib_as_bytes(text: str) -> int:
+    """An argparse type: GiB given, bytes returned (at least one)."""
+    size = int(_positive(float)(text) * 1024**3)
+    if size < 1:
+        raise argparse.ArgumentTypeError(f"{text} GiB is less than a byte")
+    return size
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -137,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
                                        "LMS download .zip")
     p.add_argument("--out", help="output folder (default: graded-<assignment>)")
     p.add_argument("--timeout", type=_positive(float), default=60, help="seconds per cell (default 60)")
-    p.add_argument("--memory", type=_positive(float), default=2,
+    p.add_argument("--memory", type=_gib_as_bytes, default="2",
                    help="GiB of memory per submission (default 2)")
     p.add_argument("--jobs", type=_positive(int),
                    help="submissions graded at once (default: the number of cores)")
@@ -153,11 +158,11 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     from coursekit.grading.course import CourseError
-    from coursekit.grading.intake import IntakeError
+    from coursekit.grading.intake import IntakeError, OptionError
 
     try:
         return args.func(args)
-    except (CourseError, IntakeError, argparse.ArgumentTypeError) as error:
+    except (CourseError, IntakeError, OptionError, argparse.ArgumentTypeError) as error:
         print(f"coursekit: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -84,6 +84,17 @@ class IntakeError(Exception):
     """The submissions (or the roster) cannot be read."""
 
 
+class OptionError(ValueError):
+    """An option of a grading run is malformed (a pattern, a limit): the caller's mistake."""
+
+
+def check_submissions(path: str | Path) -> None:
+    """Raise :class:`IntakeError` unless ``path`` is a folder or a ``.zip`` file."""
+    path = Path(path)
+    if not (path.is_dir() or (path.is_file() and path.suffix.lower() == ".zip")):
+        raise IntakeError(f"submissions {path} is neither a folder nor a .zip file")
+
+
 def collect(
     submissions: str | Path,
     notebook_names: list[str],
@@ -139,10 +150,11 @@ def collect(
     """
     tz = _check_tz(tz)
     due = _check_due(due, tz)
+    check_submissions(submissions)
     root = Path(submissions)
     if root.is_dir():
         found, skipped = _collect_folder(root, notebook_names)
-    elif root.is_file() and root.suffix.lower() == ".zip":
+    else:
         limits = {"max_total_bytes": max_total_bytes, "max_entry_bytes": max_entry_bytes,
                   "max_entries": max_entries}
         for name, value in limits.items():
@@ -150,8 +162,6 @@ def collect(
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
         found, skipped = _collect_zip(root, notebook_names, check_pattern(pattern), workdir, tz,
                                       max_total_bytes, max_entry_bytes, max_entries)
-    else:
-        raise IntakeError(f"submissions {root} is neither a folder nor a .zip file")
     if due is not None:
         for submission in found.values():
             _mark_lateness(submission, due)
@@ -355,14 +365,14 @@ def _size(n: int) -> str:
 
 
 def check_pattern(pattern: str | re.Pattern[str]) -> re.Pattern[str]:
-    """``pattern`` compiled, or ``ValueError`` if it is not a regular expression with a group
-    named ``student``."""
+    """``pattern`` compiled, or :class:`OptionError` (a ``ValueError``) if it is not a regular
+    expression with a group named ``student``."""
     try:
         compiled = re.compile(pattern)
     except (re.error, TypeError) as error:
-        raise ValueError(f"pattern is not a valid regular expression: {error}") from error
+        raise OptionError(f"pattern is not a valid regular expression: {error}") from error
     if "student" not in compiled.groupindex:
-        raise ValueError(f"pattern must have a named group 'student', got {compiled.pattern!r}")
+        raise OptionError(f"pattern must have a named group 'student', got {compiled.pattern!r}")
     return compiled
 
 

@@ -52,13 +52,18 @@ class CellOutcome:
     seconds: float = 0.0
 
 
-#: The name of a kernel's socket folder starts so; ``mkdtemp`` adds 8 random characters.
+#: The name of a kernel's socket folder starts so.
 SOCKET_FOLDER_PREFIX = "coursekit-kernel-"
+
+
+def mkdtemp_name(prefix: str) -> str:
+    """A name as long as ``tempfile.mkdtemp(prefix=prefix)`` gives: it adds 8 random characters."""
+    return prefix + "x" * 8
 
 
 def sockets_fit(scratch: str | Path) -> bool:
     """Whether the sockets of a kernel whose folder is made in ``scratch`` have short enough paths."""
-    longest = Path(os.path.abspath(scratch)) / (SOCKET_FOLDER_PREFIX + "x" * 8) / "socket"
+    longest = Path(os.path.abspath(scratch)) / mkdtemp_name(SOCKET_FOLDER_PREFIX) / "socket"
     return len(os.fsencode(longest)) <= MAX_SOCKET_PREFIX
 
 
@@ -66,10 +71,12 @@ def _socket_folder(scratch: str | Path | None) -> Path:
     """A fresh folder for a kernel's sockets: in ``scratch`` (the system's temporary folder by
     default), or in /tmp when the sockets' paths would be too long there. (A grading run's
     folder is made where they fit: see :func:`coursekit.grading.scratch.run_scratch`.)"""
-    for where in (scratch or tempfile.gettempdir(), SHORT_TMP):
+    tried = (scratch or tempfile.gettempdir(), SHORT_TMP)
+    for where in tried:
         if sockets_fit(where):
             return Path(tempfile.mkdtemp(prefix=SOCKET_FOLDER_PREFIX, dir=where))
-    raise OSError(f"no folder with a path short enough for a kernel's sockets: {scratch}")
+    raise OSError("no folder with a path short enough for a kernel's sockets: tried "
+                  + " and ".join(map(str, tried)))
 
 
 class KernelDied(RuntimeError):

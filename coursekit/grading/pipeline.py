@@ -28,6 +28,7 @@ import os
 import shutil
 import signal
 import tempfile
+import threading
 import time
 import traceback
 import warnings
@@ -38,7 +39,7 @@ import nbformat
 
 from coursekit.grading import record, sandbox
 from coursekit.grading.course import Course, CourseError, ensure_scripts_on_path, nbgrader_api
-from coursekit.grading.intake import IntakeError, Submission, collect
+from coursekit.grading.intake import IntakeError, OptionError, Submission, check_submissions, collect
 from coursekit.grading.judge import CaseFailure, QuestionResult, judge_question, load_checks
 from coursekit.grading.runner import nbgrader_meta as runner_meta
 from coursekit.grading.sandbox import DEFAULT_MEMORY, DEFAULT_TIMEOUT
@@ -194,8 +195,7 @@ def grade(
     course = course or Course.find()
     notebook_names = course.notebooks(assignment)
     _check_limits(timeout, memory, jobs)
-    if not (Path(submissions).is_dir() or Path(submissions).is_file()):
-        raise IntakeError(f"submissions {submissions} is neither a folder nor a .zip file")
+    check_submissions(submissions)
     out = _output_folder(out, Path(submissions))
     db_url = db_url or f"sqlite:///{out / 'gradebook.db'}"
     checks_path = judges_path(course, assignment)
@@ -272,8 +272,7 @@ def grade(
             log(f"[{n}/{total}] {result.student}: {result.score:g}/{result.max_score:g}{problem}")
             bar.update(1)
 
-    results = [done[s.student] for s in sorted(others + collected, key=lambda s: s.student)
-               if s.student in done]
+    results = [done[student] for student in sorted(done)]
     _write_gradebook(db_url, course, assignment, questions, results)
     run = GradingRun(assignment, questions, results, skipped, out, reused)
     write_csv(run, out / "grades.csv")
@@ -286,11 +285,11 @@ def grade(
 def _check_limits(timeout: float, memory: int, jobs: int | None) -> None:
     """Refuse limits that would fail every student (a time of 0) or lift a guard (no memory cap)."""
     if not timeout > 0:
-        raise ValueError(f"timeout must be a number of seconds > 0, got {timeout!r}")
+        raise OptionError(f"timeout must be a number of seconds > 0, got {timeout!r}")
     if not memory > 0:
-        raise ValueError(f"memory must be a number of bytes > 0, got {memory!r}")
+        raise OptionError(f"memory must be a number of bytes > 0, got {memory!r}")
     if jobs is not None and not jobs >= 1:
-        raise ValueError(f"jobs must be >= 1, got {jobs!r}")
+        raise OptionError(f"jobs must be >= 1, got {jobs!r}")
 
 
 def _output_folder(out: str | Path, submissions: Path) -> Path:
@@ -362,9 +361,9 @@ def _run_tasks(tasks: list[_Task], jobs: int | None, questions: list, log, judge
         return
     log(f"a grading worker died: grading {len(unfinished)} student(s) again, each in a process of its own")
     threads = concurrent.futures.ThreadPoolExecutor(min(jobs, len(unfinished)))
-    pools: list[concurrent.futures.ProcessPoolExecutor] = []
+    alone = _Alone()
     try:
-        futures = {threads.submit(_grade_alone, judge, task, pools): task for task in unfinished}
+        futures = {threads.submit(alone.grade, judge, task): task for task in unfinished}
         for future in concurrent.futures.as_completed(futures):
             task = futures[future]
             try:
@@ -374,8 +373,7 @@ def _run_tasks(tasks: list[_Task], jobs: int | None, questions: list, log, judge
             yield result
     except BaseException:  # Ctrl-C, or grading stopped on this side: stop the workers now
         threads.shutdown(wait=False, cancel_futures=True)
-        for pool in list(pools):
-            _stop_workers(pool)
+        alone.stop()
         raise
     finally:
         threads.shutdown(wait=True, cancel_futures=True)
@@ -407,12 +405,29 @@ def _run_pool(judge, tasks: list[_Task], jobs: int, questions: list, log):
     return unfinished
 
 
-def _grade_alone(judge, task: _Task, pools: list) -> StudentResult:
-    """Grade one task in a worker process of its own (run in a thread: it raises, never logs).
-    Its pool goes in ``pools``, for the grader to stop if grading stops early."""
-    with _worker_pool(1) as pool:
-        pools.append(pool)
-        return pool.submit(judge, task).result()
+class _Alone:
+    """Grades tasks in a worker process each (from threads: it raises, never logs), and stops
+    them all, those still starting included, when grading stops early."""
+
+    def __init__(self):
+        self.pools: list[concurrent.futures.ProcessPoolExecutor] = []
+        self.lock = threading.Lock()
+        self.stopped = False
+
+    def grade(self, judge, task: _Task) -> StudentResult:
+        with _worker_pool(1) as pool:
+            with self.lock:  # started and listed at once, so that stop() cannot miss it
+                if self.stopped:
+                    raise RuntimeError("grading was stopped")
+                future = pool.submit(judge, task)
+                self.pools.append(pool)
+            return future.result()
+
+    def stop(self) -> None:
+        with self.lock:
+            self.stopped = True
+            for pool in self.pools:
+                _stop_workers(pool)
 
 
 def _worker_pool(jobs: int) -> concurrent.futures.ProcessPoolExecutor:
@@ -429,6 +444,7 @@ def _ignore_interrupts() -> None:
 def _stop_workers(pool: concurrent.futures.ProcessPoolExecutor) -> None:
     """End the pool's workers at once; their kernels end with them (bubblewrap's
     --die-with-parent, or ipykernel's watch on its parent)."""
+    # The pool's own list of its processes: concurrent.futures has no public way before 3.14.
     for process in list((getattr(pool, "_processes", None) or {}).values()):
         process.terminate()
 

@@ -24,12 +24,19 @@ from coursekit.grading.scratch import remove_tree
 def nbgrader_meta(cell) -> dict:
     """A cell's nbgrader metadata. A student's notebook may hold anything there: a grade id that
     is not a string counts as none (:func:`tamper_flags` reports it)."""
-    meta = cell.get("metadata", {}).get("nbgrader", {})
-    if not isinstance(meta, dict):
-        return {}
-    if not isinstance(meta.get("grade_id", ""), str):
+    meta = _raw_nbgrader_meta(cell)
+    if _odd_grade_id(meta):
         return {key: value for key, value in meta.items() if key != "grade_id"}
     return meta
+
+
+def _raw_nbgrader_meta(cell) -> dict:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return meta if isinstance(meta, dict) else {}
+
+
+def _odd_grade_id(meta: dict) -> bool:
+    return not isinstance(meta.get("grade_id", ""), str)
 
 
 @dataclass
@@ -64,8 +71,8 @@ def tamper_flags(student, release) -> list[str]:
     flags = []
     theirs = {}
     for cell in student.cells:
-        raw = cell.get("metadata", {}).get("nbgrader", {})
-        if isinstance(raw, dict) and not isinstance(raw.get("grade_id", ""), str):
+        raw = _raw_nbgrader_meta(cell)
+        if _odd_grade_id(raw):
             flags.append(f"a cell's nbgrader grade_id was changed to {raw['grade_id']!r:.60}")
         meta = nbgrader_meta(cell)
         if meta.get("grade_id"):

@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from coursekit.grading.kernel import SHORT_TMP, sockets_fit
+from coursekit.grading.kernel import SHORT_TMP, mkdtemp_name, sockets_fit
 
 PREFIX = "coursekit-run-"
 LOCK = ".lock"
@@ -44,7 +44,7 @@ def run_scratch(where: str | Path | None = None) -> Iterator[str]:
     """
     if where is None:
         where = tempfile.gettempdir()
-        if not sockets_fit(Path(where) / (PREFIX + "x" * 8)):  # mkdtemp adds 8 characters
+        if not sockets_fit(Path(where) / mkdtemp_name(PREFIX)):
             where = SHORT_TMP
     remove_abandoned(where)
     folder = Path(tempfile.mkdtemp(prefix=PREFIX, dir=where))
