@@ -280,14 +280,42 @@ def test_names_become_ids(tmp_path):
                           "(letters, digits, _.@+-)")
 
 
-def test_a_second_copy_of_a_notebook_is_skipped(tmp_path):
+def test_a_second_copy_of_a_notebook_no_newer_is_skipped(tmp_path):
     archive = make_zip(tmp_path / "c.zip", [
         ("ann_1_2_perceptron.ipynb", NOTEBOOK, MAY_1),
         ("ann_1_3_perceptron.ipynb", "{}", MAY_1),
     ])
     (sub,), skipped = collect(archive, ["perceptron"], workdir=tmp_path / "w")
-    assert skipped == ["ann_1_3_perceptron.ipynb: a second perceptron.ipynb for ann; the first is used"]
+    assert skipped == ["ann_1_3_perceptron.ipynb: a second perceptron.ipynb for ann, not newer than the "
+                       "one graded; not used"]
     assert sub.notebooks["perceptron"].read_text() == NOTEBOOK
+
+
+def test_a_newer_copy_of_a_notebook_later_in_the_zip_is_graded(tmp_path):
+    newer = NOTEBOOK.replace("1 + 1", "2 + 2")
+    archive = make_zip(tmp_path / "c.zip", [
+        ("ann_1_2_perceptron.ipynb", NOTEBOOK, MAY_1),
+        ("ann_1_3_perceptron.ipynb", newer, (2024, 5, 2, 9, 0, 0)),
+    ])
+    (sub,), skipped = collect(archive, ["perceptron"], workdir=tmp_path / "w", tz=UTC)
+    assert skipped == ["ann_1_2_perceptron.ipynb: a newer perceptron.ipynb for ann is graded instead "
+                       "(ann_1_3_perceptron.ipynb)"]
+    assert sub.notebooks["perceptron"].read_text() == newer
+    assert sub.submitted_at == datetime(2024, 5, 2, 9, 0, tzinfo=UTC)
+    assert files_under(tmp_path / "w") == ["ann/perceptron.ipynb"]
+
+
+def test_a_newer_copy_that_cannot_be_read_leaves_the_earlier_one_graded(tmp_path):
+    archive = make_zip(tmp_path / "c.zip", [
+        ("ann_1_2_perceptron.ipynb", NOTEBOOK, MAY_1),
+        ("ann_1_3_perceptron.ipynb", "x" * 5000, (2024, 5, 2, 9, 0, 0)),
+    ])
+    (sub,), skipped = collect(archive, ["perceptron"], workdir=tmp_path / "w", tz=UTC,
+                           max_entry_bytes=4000)
+    assert skipped == ["ann_1_3_perceptron.ipynb: a newer perceptron.ipynb for ann, not used (5000 bytes "
+                       "uncompressed, over the cap of 4000 bytes per file); the earlier one is graded"]
+    assert sub.notebooks["perceptron"].read_text() == NOTEBOOK
+    assert sub.submitted_at == datetime(*MAY_1, tzinfo=UTC)
 
 
 def test_broken_notebooks_in_a_zip_are_reported(tmp_path):

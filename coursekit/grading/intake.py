@@ -273,6 +273,7 @@ class _Unzipper:
     written: int = 0
     files: dict[str, list[Path]] = field(default_factory=dict)
     times: dict[Path, datetime] = field(default_factory=dict)  # each extracted file's, from the zip
+    entries: dict[Path, str] = field(default_factory=dict)  # each extracted file's name in the zip
     unreadable: dict[str, dict[str, str]] = field(default_factory=dict)  # student -> stem -> why
     owners: dict[str, str] = field(default_factory=dict)  # student id -> the name the LMS wrote
     marked_late: set[str] = field(default_factory=set)
@@ -312,16 +313,37 @@ class _Unzipper:
         if not filename.lower().endswith(".ipynb"):
             return "not a .ipynb file"
         target = self.root / student / filename
+        when = _zip_time(info, self.tz)
         if target in files:
-            return f"a second {filename} for {student}; the first is used"
+            return self._take_again(info, target, when)
         problem = self._extract(info, target)
         if problem:  # the student did hand it in: their failure will say why it is not graded
             self.unreadable.setdefault(student, {})[target.stem] = problem
             return problem
         files.append(target)
-        when = _zip_time(info, self.tz)
+        self.entries[target] = info.filename
         if when is not None:
             self.times[target] = when
+        return None
+
+    def _take_again(self, info: zipfile.ZipInfo, target: Path, when: datetime | None) -> str | None:
+        """A second entry for a file already extracted: the later hand-in is graded, as the LMS would.
+
+        The newer entry is extracted beside the first and only then put in its place, so that an
+        entry that cannot be read leaves the first one graded.
+        """
+        student, filename = target.parent.name, target.name
+        earlier = self.times.get(target)
+        if when is None or earlier is None or when <= earlier:
+            return f"a second {filename} for {student}, not newer than the one graded; not used"
+        staging = target.with_name(target.name + ".newer")
+        problem = self._extract(info, staging)
+        if problem:
+            return f"a newer {filename} for {student}, not used ({problem}); the earlier one is graded"
+        staging.replace(target)
+        self.skipped.append(f"{self.entries[target]}: a newer {filename} for {student} is graded "
+                            f"instead ({info.filename})")
+        self.entries[target], self.times[target] = info.filename, when
         return None
 
     def _extract(self, info: zipfile.ZipInfo, target: Path) -> str | None:
