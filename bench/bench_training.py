@@ -20,8 +20,8 @@ on the same BLAS; the results are then saved as training-mkl rather than trainin
 Timing interleaves the contenders in rotating order, one block of steps each per round, and
 quotes the median over rounds of the time per step; a ratio is the median over rounds of the
 ratio within the round, which cancels most of the drift when other work shares the machine.
-Each block starts after a rest (``SETTLE``) and one untimed step, so that the previous
-contender's idle threads, still spinning, do not share the cores with it.
+Each block starts after a rest (``SETTLE``, when more than one thread is used) and one untimed
+step, so that the previous contender's idle threads, still spinning, do not share the cores with it.
 
 Memory of a step:
 - ``tracemalloc``: coursekit's peak of numpy allocations during a step, above what was live before,
@@ -343,7 +343,9 @@ def main() -> None:
         for case in (CASES[c] for c in args.cases):
             for dtype in args.dtypes:
                 steps = {name: make(case, dtype) for name, make in CONTENDERS.items()}
-                per_step = interleaved(steps, args.rounds, args.budget, args.settle)
+                # On one thread no pool is left spinning between blocks: no rest is needed.
+                settle = args.settle if n_threads > 1 else 0.0
+                per_step = interleaved(steps, args.rounds, args.budget, settle)
                 vs_torch = ratio(per_step, "coursekit", "torch")
                 vs_bound = ratio(per_step, "coursekit", "bound")
                 rows.append([n_threads, describe(case), dtype,
