@@ -1,5 +1,5 @@
 # Every routine command of the course. Needs only Python 3.11 (or newer) and make (and, for make
-# bench, a C compiler: it builds numpy on MKL once).
+# bench, a C compiler: it builds numpy on MKL once per numpy version).
 PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
@@ -67,19 +67,28 @@ bench-mkl: $(MKL_VENV)/.installed
 	@echo "== bench/bench_training.py, numpy on MKL"
 	$(MKL_VENV)/bin/python bench/bench_training.py --dtypes float64 --no-memory
 
-# numpy built from source on MKL (Intel's mkl-devel wheel; needs a C compiler), the same numpy
-# and PyTorch versions as in .venv, and coursekit: about 10 minutes and 2.5 GB, once. Built from
-# the sources every time (no pip cache): a cached wheel would be linked to another MKL.
-$(MKL_VENV)/.installed: | $(VENV)/.installed-dev
+# The numpy and PyTorch versions of .venv, rewritten only when they change: .venv-mkl is built
+# with the same ones, and built again when a pin moves.
+$(VENV)/.versions: $(VENV)/.installed-dev
+	$(BIN)/python -c 'import numpy, torch; print(numpy.__version__, torch.__version__.split("+")[0])' > $@.new
+	if cmp -s $@.new $@; then rm $@.new; else mv $@.new $@; fi
+
+# numpy built from source on MKL (Intel's mkl-devel wheel; needs a C compiler): about 10 minutes
+# and 2.5 GB, once per numpy version. Built from the sources every time (no pip cache): a cached
+# wheel would be linked to another MKL.
+$(MKL_VENV)/.numpy: $(VENV)/.versions
 	rm -rf $(MKL_VENV)
 	$(PYTHON) -m venv $(MKL_VENV)
 	$(MKL_VENV)/bin/python -m pip install --quiet mkl-devel==$(MKL_VERSION) meson-python meson ninja cython
 	PATH="$(CURDIR)/$(MKL_VENV)/bin:$$PATH" PKG_CONFIG_PATH="$(CURDIR)/$(MKL_VENV)/lib/pkgconfig" \
 	  $(MKL_VENV)/bin/python -m pip install --quiet --no-cache-dir --no-build-isolation --no-binary numpy \
-	  "numpy==$$($(BIN)/python -c 'import numpy; print(numpy.__version__)')" \
+	  "numpy==$$(cut -d' ' -f1 $<)" \
 	  -Csetup-args=-Dblas=mkl -Csetup-args=-Dlapack=mkl -Csetup-args=-Dmkl-threading=gomp
-	$(MKL_VENV)/bin/python -m pip install --quiet -e . \
-	  "torch==$$($(BIN)/python -c 'import torch; print(torch.__version__.split("+")[0])')"
+	touch $@
+
+# Then coursekit and the same PyTorch as in .venv, again when pyproject.toml changes.
+$(MKL_VENV)/.installed: $(MKL_VENV)/.numpy pyproject.toml
+	$(MKL_VENV)/bin/python -m pip install --quiet -e . "torch==$$(cut -d' ' -f2 $(VENV)/.versions)"
 	$(MKL_VENV)/bin/python bench/check_mkl_numpy.py
 	touch $@
 
