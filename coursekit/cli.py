@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import re
 import sys
 from pathlib import Path
 
@@ -58,6 +59,9 @@ def cmd_grade(args) -> int:
                    roster=args.roster, due=_due(args.due) if args.due else None, pattern=args.pattern,
                    log=lambda line: None, progress=True)
     if args.assignment == "all":
+        if args.due:
+            raise argparse.ArgumentTypeError("--due is one assignment's deadline: grade each "
+                                             "assignment on its own to give it one")
         # <submissions>/<assignment>/ (a folder or <assignment>.zip) for each assignment handed in
         root = Path(args.submissions)
         jobs = [(a, root / a if (root / a).is_dir() else root / f"{a}.zip") for a in course.assignments()]
@@ -68,9 +72,11 @@ def cmd_grade(args) -> int:
         base = Path(args.out or "graded")
     else:
         jobs, base = [(args.assignment, Path(args.submissions))], None
+    # A student's code sees neither the class's other hand-ins nor their grades.
+    others = [path for _, path in jobs] + ([base / a for a, _ in jobs] if base else [])
     for assignment, submissions in jobs:
         out = base / assignment if base else Path(args.out or f"graded-{assignment}")
-        run = grade(assignment, submissions, out, course, **options)
+        run = grade(assignment, submissions, out, course, hide=others, **options)
         print(f"\n{assignment}\n")
         print(summary_table(run))
         gradebook = args.db_url or out / "gradebook.db"
@@ -83,10 +89,13 @@ def _due(text: str):
     from datetime import datetime
 
     try:
-        return datetime.fromisoformat(text)
+        due = datetime.fromisoformat(text)
     except ValueError:
+        due = None
+    if due is None or not re.search(r"\d[T ]\d", text):  # a bare date would mean its first minute
         raise argparse.ArgumentTypeError(
-            f"--due must be a date and time like 2026-11-20T23:59, got {text!r}") from None
+            f"--due must be a date and time like 2026-11-20T23:59, got {text!r}")
+    return due
 
 
 def _positive(kind):
@@ -151,7 +160,9 @@ def main(argv: list[str] | None = None) -> int:
                                     "(default: sqlite in --out)")
     p.add_argument("--shard", help="K/N: grade only shard K of N of the class (machines sharing --db-url)")
     p.add_argument("--roster", help="CSV of the class with a student_id column: absentees score 0")
-    p.add_argument("--due", help="deadline, e.g. 2026-11-20T23:59 (UTC unless it names a zone)")
+    p.add_argument("--due", help="deadline for a folder of hand-ins (by the notebooks' times), e.g. "
+                                 "2026-11-20T23:59 (UTC unless it names a zone); in an LMS zip, the "
+                                 "LMS marks late hand-ins")
     p.add_argument("--pattern", help="regular expression with a (?P<student>...) group for the file "
                                      "names in an LMS zip (default: Canvas's naming)")
     p.set_defaults(func=cmd_grade)

@@ -97,6 +97,10 @@ def test_grading_again_gives_the_same_grades(demo, tmp_path):
 
 def test_cli_grades_one_student_and_prints_a_table(demo, tmp_path):
     _, root, _ = demo
+    # A result half-written by a killed grader goes; a student whose id holds ".tmp" stays.
+    (tmp_path / "out" / "results").mkdir(parents=True)
+    (tmp_path / "out" / "results" / "ada.tmp4242").write_text("{")
+    (tmp_path / "out" / "results" / "jo.tmpkins.json").write_text("{}")
     done = subprocess.run(
         [sys.executable, "-m", "coursekit.cli", "--course", str(ROOT / "autograder"), "grade", ASSIGNMENT,
          str(root / "submissions"), "--out", str(tmp_path / "out"), "--student", "ada"],
@@ -105,6 +109,7 @@ def test_cli_grades_one_student_and_prints_a_table(demo, tmp_path):
     assert done.returncode == 0, done.stderr
     assert "ada" in done.stdout and "8/8" in done.stdout
     assert (tmp_path / "out" / "grades.csv").is_file()
+    assert sorted(p.name for p in (tmp_path / "out" / "results").iterdir()) == ["ada.json", "jo.tmpkins.json"]
 
 
 def test_cli_reports_unknown_assignment_clearly(tmp_path):
@@ -233,7 +238,7 @@ def test_grade_all_takes_a_folder_and_an_lms_zip_and_writes_a_report(demo, tmp_p
                    released)
     done = subprocess.run(
         [sys.executable, "-m", "coursekit.cli", "--course", str(ROOT / "autograder"), "grade", "all",
-         str(everything), "--out", str(tmp_path / "graded"), "--timeout", "10", "--due", "2026-11-21T23:59"],
+         str(everything), "--out", str(tmp_path / "graded"), "--timeout", "10"],
         capture_output=True, text=True, timeout=600,
     )
     assert done.returncode == 0, done.stderr
@@ -242,7 +247,7 @@ def test_grade_all_takes_a_folder_and_an_lms_zip_and_writes_a_report(demo, tmp_p
     with open(tmp_path / "graded" / "02-xor" / "grades.csv", newline="") as f:
         rows = {r["student_id"]: r for r in csv.DictReader(f)}
     assert sorted(rows) == ["babbagecharles", "lovelaceada"]
-    assert "late by 1 h 31 min" in rows["babbagecharles"]["notes"]
+    assert "the LMS marked this submission late" in rows["babbagecharles"]["notes"]
     assert "late" not in rows["lovelaceada"]["notes"]
     report = (tmp_path / "graded" / "02-xor" / "report.html").read_text()
     assert "babbagecharles" in report and "data:image/png;base64," in report
@@ -285,6 +290,18 @@ def test_unusable_output_folders_and_limits_are_refused(demo, tmp_path):
     (tmp_path / "afile").write_text("")
     with pytest.raises(CourseError, match="is a file"):
         grade(ASSIGNMENT, subs, tmp_path / "afile", COURSE)
+    # hand-ins kept where grading empties a folder are not lost
+    intake = tmp_path / "graded" / "intake" / "class"
+    intake.mkdir(parents=True)
+    (intake / "ann.ipynb").write_text("{}")
+    with pytest.raises(CourseError, match="inside .*intake/results/feedback folders"):
+        grade(ASSIGNMENT, intake, tmp_path / "graded", COURSE)
+    assert (intake / "ann.ipynb").read_text() == "{}"
+    # an output folder holding another assignment's grades is not overwritten
+    (tmp_path / "xor").mkdir()
+    (tmp_path / "xor" / ".coursekit-assignment").write_text("02-xor\n")
+    with pytest.raises(CourseError, match="holds the grades of 02-xor: choose another --out for 01-"):
+        grade(ASSIGNMENT, subs, tmp_path / "xor", COURSE)
     for limits, message in [({"timeout": 0}, "timeout"), ({"timeout": -1}, "timeout"),
                             ({"memory": 0}, "memory"), ({"jobs": 0}, "jobs")]:
         with pytest.raises(ValueError, match=message):
@@ -296,6 +313,8 @@ def test_unusable_output_folders_and_limits_are_refused(demo, tmp_path):
     (["--memory", "-1"], "argument --memory: must be a finite number > 0, got '-1'"),
     (["--jobs", "0"], "argument --jobs: must be a finite number > 0, got '0'"),
     (["--pattern", "("], "coursekit: --pattern: pattern is not a valid regular expression"),
+    (["--due", "2026-11-20"], "coursekit: --due must be a date and time like 2026-11-20T23:59"),
+    (["--due", "friday"], "coursekit: --due must be a date and time like 2026-11-20T23:59"),
 ])
 def test_cli_refuses_bad_options_in_one_line(tmp_path, option, message):
     done = subprocess.run(
@@ -304,6 +323,50 @@ def test_cli_refuses_bad_options_in_one_line(tmp_path, option, message):
         capture_output=True, text=True, timeout=120,
     )
     assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+
+
+def test_grade_all_hides_the_other_assignments_and_refuses_one_due_date(tmp_path, monkeypatch, capsys):
+    from coursekit import cli
+    from coursekit.grading import pipeline
+
+    calls = []
+    monkeypatch.setattr(pipeline, "grade", lambda *args, **kwargs: calls.append((args, kwargs)))
+    monkeypatch.setattr(pipeline, "summary_table", lambda run: "")
+    hand_ins = tmp_path / "hand-ins"
+    (hand_ins / "01-perceptron").mkdir(parents=True)
+    (hand_ins / "02-xor.zip").write_bytes(b"")
+    common = ["--course", str(ROOT / "autograder"), "grade", "all", str(hand_ins),
+              "--out", str(tmp_path / "g")]
+    assert cli.main(common) == 0
+    assert [args[:2] for args, _ in calls] == [("01-perceptron", hand_ins / "01-perceptron"),
+                                               ("02-xor", hand_ins / "02-xor.zip")]
+    for _, kwargs in calls:
+        assert kwargs["hide"] == [hand_ins / "01-perceptron", hand_ins / "02-xor.zip",
+                                  tmp_path / "g" / "01-perceptron", tmp_path / "g" / "02-xor"]
+    calls.clear()
+    assert cli.main([*common, "--due", "2026-11-20T23:59"]) == 2
+    assert calls == [] and "--due is one assignment's deadline" in capsys.readouterr().err
+
+
+def test_folders_to_hide_reach_every_students_sandbox(demo, tmp_path, monkeypatch):
+    from coursekit.grading import pipeline
+
+    class Stop(Exception):
+        pass
+
+    tasks = []
+
+    def capture(todo, *args, **kwargs):
+        tasks.extend(todo)
+        raise Stop
+
+    monkeypatch.setattr(pipeline, "_run_tasks", capture)
+    _, root, _ = demo
+    with pytest.raises(Stop):
+        grade(ASSIGNMENT, root / "submissions", tmp_path / "out", COURSE, hide=[tmp_path / "02-xor"])
+    assert len(tasks) == len(EXPECTED)
+    assert all(str(tmp_path / "02-xor") in task.hidden for task in tasks)
+    assert all(str((root / "submissions").resolve()) in task.hidden for task in tasks)
 
 
 def test_linked_files_are_not_copied_and_odd_metadata_is_flagged(demo, tmp_path):

@@ -12,6 +12,7 @@ import pytest
 from coursekit.grading.intake import (
     MOODLE_PATTERN,
     IntakeError,
+    OptionError,
     Submission,
     collect,
     describe_delay,
@@ -85,29 +86,20 @@ def test_newest_notebook_gives_the_time_and_several_notebooks_are_paired(tmp_pat
     assert sub.submitted_at == datetime(2024, 5, 1, 11, 30, tzinfo=UTC)
 
 
-def test_due_date_marks_late_submissions(tmp_path):
-    archive = make_zip(tmp_path / "c.zip", [
-        ("early_1_2_perceptron.ipynb", NOTEBOOK, (2024, 5, 2, 11, 59, 0)),
-        ("ontime_3_4_perceptron.ipynb", NOTEBOOK, (2024, 5, 2, 12, 0, 0)),
-        ("late_5_6_perceptron.ipynb", NOTEBOOK, (2024, 5, 2, 14, 5, 0)),
-    ])
-    due = datetime(2024, 5, 2, 12, 0, tzinfo=UTC)
-    subs, _ = collect(archive, ["perceptron"], workdir=tmp_path / "w", due=due)
-    by = {s.student: s for s in subs}
-    assert by["late"].late_by == timedelta(hours=2, minutes=5)
-    assert by["late"].notes == ["late by 2 h 05 min"]
-    for student in ("early", "ontime"):
-        assert by[student].late_by is None
-        assert by[student].notes == []
+def test_a_zip_refuses_a_due_date(tmp_path):
+    # An LMS writes its own times in the zip (Canvas: when the zip was built), not the hand-in's.
+    archive = make_zip(tmp_path / "c.zip", [("ann_1_2_perceptron.ipynb", NOTEBOOK, MAY_1)])
+    with pytest.raises(OptionError, match="a due date cannot be judged from a zip"):
+        collect(archive, ["perceptron"], workdir=tmp_path / "w", due=datetime(2024, 5, 2, tzinfo=UTC))
+    assert not (tmp_path / "w").exists()
 
 
 def test_naive_due_is_read_in_tz(tmp_path):
-    # Both read at UTC+2: due 12:00 UTC, handed in 12:20 UTC. Read as UTC, the due date would be 14:00
-    # UTC and the hand-in on time.
-    archive = make_zip(tmp_path / "c.zip", [("ann_1_2_perceptron.ipynb", NOTEBOOK, (2024, 5, 2, 14, 20, 0))])
+    # Due 14:00 at UTC+2 is 12:00 UTC; handed in at 12:20 UTC. Read as UTC, the due date would be
+    # 14:00 UTC and the hand-in on time.
+    write_nb(tmp_path / "ann" / "perceptron.ipynb", mtime=datetime(2024, 5, 2, 12, 20, tzinfo=UTC))
     plus_two = timezone(timedelta(hours=2))
-    (sub,), _ = collect(archive, ["perceptron"], workdir=tmp_path / "w", tz=plus_two,
-                        due=datetime(2024, 5, 2, 14, 0))
+    (sub,), _ = collect(tmp_path, ["perceptron"], tz=plus_two, due=datetime(2024, 5, 2, 14, 0))
     assert sub.late_by == timedelta(minutes=20)
     assert sub.notes == ["late by 20 min"]
 
@@ -265,19 +257,60 @@ def test_names_become_ids(tmp_path):
     assert normalise_student("José O'Neil") == "joseoneil"
     assert normalise_student("DOE, Jane") == "doejane"
     assert normalise_student("a.b-c+d@x") == "a.b-c+d@x"
+    assert normalise_student("Łukasz Nowak") == "łukasznowak"  # not "ukasznowak"
     archive = make_zip(tmp_path / "c.zip", [
-        ("日本_1_2_perceptron.ipynb", NOTEBOOK, MAY_1),  # nothing usable is left of the name
+        ("日本_1_2_perceptron.ipynb", NOTEBOOK, MAY_1),
         ("Ann Lee_1_assignsubmission_file_/perceptron.ipynb", NOTEBOOK, MAY_1),
         ("ann lee_2_assignsubmission_file_/perceptron.ipynb", NOTEBOOK, MAY_1),
     ])
     subs, skipped = collect(archive, ["perceptron"], workdir=tmp_path / "w", pattern=MOODLE_PATTERN)
-    assert [s.student for s in subs] == ["annlee"]
-    assert skipped[0].startswith("日本_1_2_perceptron.ipynb: does not match")
-    assert skipped[1] == ("ann lee_2_assignsubmission_file_/perceptron.ipynb: 'ann lee' and 'Ann Lee' "
-                          "both give the id 'annlee'; only 'Ann Lee' is used")
+    assert [s.student for s in subs] == ["annlee_1", "annlee_2"]  # two people, by their LMS ids
+    assert skipped == ["日本_1_2_perceptron.ipynb: does not match the submission pattern "
+                       f"{MOODLE_PATTERN!r}"]
     subs, skipped = collect(archive, ["perceptron"], workdir=tmp_path / "w2")
-    assert skipped[0] == ("日本_1_2_perceptron.ipynb: '日本' does not give a usable student id "
-                          "(letters, digits, _.@+-)")
+    assert [s.student for s in subs] == ["日本"] and len(skipped) == 2
+
+
+def test_a_name_with_nothing_usable_gives_the_lms_id(tmp_path):
+    archive = make_zip(tmp_path / "c.zip", [("!!!_77_2_perceptron.ipynb", NOTEBOOK, MAY_1)])
+    (sub,), skipped = collect(archive, ["perceptron"], workdir=tmp_path / "w")
+    assert sub.student == "77" and skipped == []
+
+
+def test_two_names_giving_one_id_without_lms_ids_keep_the_first(tmp_path):
+    archive = make_zip(tmp_path / "c.zip", [
+        ("Ann Lee/perceptron.ipynb", NOTEBOOK, MAY_1),
+        ("ann lee/perceptron.ipynb", NOTEBOOK, MAY_1),
+    ])
+    subs, skipped = collect(archive, ["perceptron"], workdir=tmp_path / "w",
+                            pattern=r"(?P<student>[^/]+)/(?P<filename>[^/]+)")
+    assert [s.student for s in subs] == ["annlee"]
+    assert skipped == ["ann lee/perceptron.ipynb: 'ann lee' and 'Ann Lee' both give the id 'annlee'; "
+                       "only 'Ann Lee' is used"]
+
+
+def test_students_of_one_name_in_canvas_are_told_apart_by_user_id(tmp_path):
+    archive = make_zip(tmp_path / "c.zip", [
+        ("smithjohn_111_1_perceptron.ipynb", NOTEBOOK, MAY_1),
+        ("smithjohn_222_2_perceptron.ipynb", NOTEBOOK.replace("1 + 1", "2"), MAY_1),
+        ("doejane_333_3_perceptron.ipynb", NOTEBOOK, MAY_1),
+    ])
+    subs, skipped = collect(archive, ["perceptron"], workdir=tmp_path / "w")
+    assert [s.student for s in subs] == ["doejane", "smithjohn_111", "smithjohn_222"] and skipped == []
+    assert subs[1].notebooks["perceptron"].read_text() == NOTEBOOK
+    assert subs[2].notebooks["perceptron"].read_text() == NOTEBOOK.replace("1 + 1", "2")
+
+
+def test_an_entry_whose_name_is_too_long_to_extract_is_reported(tmp_path):
+    long_name = "doejane_113_902_" + "é" * 130 + ".ipynb"
+    archive = make_zip(tmp_path / "c.zip", [
+        (long_name, NOTEBOOK, MAY_1),
+        ("roejohn_114_903_perceptron.ipynb", NOTEBOOK, MAY_1),
+    ])
+    subs, skipped = collect(archive, ["perceptron"], workdir=tmp_path / "w")
+    assert [s.student for s in subs] == ["doejane", "roejohn"]
+    assert skipped == [f"{long_name}: cannot be extracted (File name too long)"]
+    assert subs[0].failures == {"perceptron": "no perceptron.ipynb handed in"}  # and skipped says why
 
 
 def test_a_second_copy_of_a_notebook_no_newer_is_skipped(tmp_path):
@@ -380,11 +413,47 @@ def test_roster_prefers_student_id_over_id(tmp_path):
     assert read_roster(roster) == ["ann", "bob"]
 
 
+def test_a_canvas_roster_finds_submissions_by_user_id(tmp_path):
+    # A Canvas gradebook export: the ID column holds user ids; the zip names students by name.
+    archive = make_zip(tmp_path / "c.zip", [
+        ("doejane_111_5_perceptron.ipynb", NOTEBOOK, MAY_1),
+        ("roejohn_222_6_perceptron.ipynb", NOTEBOOK, MAY_1),
+    ])
+    roster = tmp_path / "r.csv"
+    roster.write_text("Student,ID,SIS User ID\nDoe Jane,111,s1\nLo Kay,333,s3\n")
+    subs, _ = collect(archive, ["perceptron"], workdir=tmp_path / "w", roster=roster)
+    by = {s.student: s for s in subs}
+    assert sorted(by) == ["111", "333", "roejohn"]
+    assert by["111"].notes == ["handed in as doejane"] and by["111"].failures == {}
+    assert by["111"].notebooks["perceptron"].read_text() == NOTEBOOK
+    assert by["333"].failures == {"perceptron": "no submission handed in"}
+    assert by["roejohn"].notes == ["not on the roster"]
+
+
+def test_a_roster_id_finds_a_folder_in_another_case(tmp_path):
+    write_nb(tmp_path / "subs" / "Erin" / "perceptron.ipynb")
+    roster = tmp_path / "r.csv"
+    roster.write_text("id\nerin\n")
+    (sub,), _ = collect(tmp_path / "subs", ["perceptron"], roster=roster)
+    assert sub.student == "erin" and sub.notes == ["handed in as Erin"] and sub.failures == {}
+
+
+def test_a_roster_does_not_stand_in_for_missing_submissions(tmp_path):
+    # A wrong pattern skips every entry: that must stop, not give the whole roster zeros.
+    archive = make_zip(tmp_path / "c.zip", [("Ann_1_assignsubmission_file_/perceptron.ipynb", NOTEBOOK,
+                                             MAY_1)])
+    roster = tmp_path / "r.csv"
+    roster.write_text("id\nann\nbob\n")
+    with pytest.raises(IntakeError, match="no submissions found in .*c.zip; skipped Ann_1_"):
+        collect(archive, ["perceptron"], workdir=tmp_path / "w", roster=roster)
+
+
 def test_bad_rosters_are_refused(tmp_path):
     roster = tmp_path / "r.csv"
     roster.write_text("name,email\nAnn,ann@x.org\n")
+    write_nb(tmp_path / "subs" / "ann.ipynb")
     with pytest.raises(IntakeError, match="needs a column named student_id, id, username"):
-        collect(tmp_path, ["perceptron"], roster=roster)
+        collect(tmp_path / "subs", ["perceptron"], roster=roster)
     roster.write_text("student_id\nann\nJane Doe\n")
     with pytest.raises(IntakeError, match="line 3: 'Jane Doe' is not a usable student id"):
         read_roster(roster)
@@ -424,9 +493,38 @@ def test_a_second_copy_beside_the_notebook_is_named_and_does_not_decide_lateness
         ("kim_1_2_perceptron.ipynb", NOTEBOOK, (2024, 5, 1, 12, 0, 0)),
         ("kim_1_3_perceptron-1.ipynb", NOTEBOOK, (2024, 5, 3, 0, 0, 0)),
     ])
-    (kim,), _ = collect(archive, ["perceptron"], workdir=tmp_path / "w", due=due)
-    assert kim.submitted_at == graded_at and kim.late_by is None
+    (kim,), _ = collect(archive, ["perceptron"], workdir=tmp_path / "w")
+    assert kim.submitted_at == graded_at
     assert kim.notes == ["also handed in, not graded: perceptron-1.ipynb (graded: perceptron.ipynb)"]
+
+
+def test_hidden_copies_are_ignored_and_the_nearest_readable_copy_is_graded(tmp_path):
+    write_nb(tmp_path / "al" / "perceptron.ipynb")
+    (tmp_path / "al" / "backup").mkdir()
+    (tmp_path / "al" / "backup" / "perceptron.ipynb").write_text("{}")  # deeper, and broken
+    write_nb(tmp_path / "bo" / "work" / "perceptron.ipynb")
+    (tmp_path / "bo" / "a").mkdir()
+    (tmp_path / "bo" / "a" / "perceptron.ipynb").write_text("not json")  # as deep, first by name
+    (tmp_path / "bo" / ".old").mkdir()
+    (tmp_path / "bo" / ".old" / "perceptron.ipynb").write_text("not json")
+    write_nb(tmp_path / "dee" / "Perceptron_final.IPYNB")
+    (tmp_path / "dee" / "._Perceptron_final.ipynb").write_bytes(b"\x00\x05\x16\x07")  # macOS metadata
+    write_nb(tmp_path / "dee" / "__MACOSX" / "perceptron.ipynb")
+    by = {s.student: s for s in collect(tmp_path, ["perceptron"])[0]}
+    assert by["al"].notebooks["perceptron"] == tmp_path / "al" / "perceptron.ipynb"
+    assert by["al"].notes == ["perceptron.ipynb handed in 2 times; graded perceptron.ipynb"]
+    assert by["bo"].notebooks["perceptron"] == tmp_path / "bo" / "work" / "perceptron.ipynb"
+    assert by["bo"].notes == ["perceptron.ipynb handed in 2 times; graded work/perceptron.ipynb"]
+    assert by["dee"].notebooks["perceptron"] == tmp_path / "dee" / "Perceptron_final.IPYNB"
+    assert by["dee"].failures == {}
+
+
+def test_an_id_with_a_trailing_newline_is_refused(tmp_path):
+    write_nb(tmp_path / "bob\n" / "perceptron.ipynb")
+    write_nb(tmp_path / "ann" / "perceptron.ipynb")
+    subs, skipped = collect(tmp_path, ["perceptron"])
+    assert [s.student for s in subs] == ["ann"]
+    assert skipped == ["bob\n: 'bob\\n' is not a usable student id (letters, digits, _.@+-)"]
 
 
 def test_a_linked_student_folder_or_notebook_is_not_followed(tmp_path):

@@ -12,6 +12,7 @@ import pytest
 from PIL import Image
 
 from coursekit.grading import report
+from coursekit.grading.intake import LMS_LATE_NOTE
 from coursekit.grading.pipeline import GradingRun, Question, StudentResult
 from coursekit.grading.report import write_report
 
@@ -22,7 +23,7 @@ SCRIPT_NOTE = "not on the roster </td><script>alert('roster')</script>"
 CLASS = {
     "ada": ({"q_predict": 2, "q_update": 3, "q_train": 5}, 4.0, [], [], []),
     "ben": ({"q_predict": 2, "q_update": 1.5, "q_train": 0}, 12.5, [],
-            ["code cell 4 ran past the time limit and was stopped"], []),
+            ["code cell 4 ran past the time limit and was stopped", LMS_LATE_NOTE], []),
     "cy": ({"q_predict": 0, "q_update": 0, "q_train": 0}, 0.3,
            ["perceptron.ipynb: not a valid notebook: the file is not JSON (<bad> & worse)"], [], []),
     "dee": ({"q_predict": 1, "q_update": 3, "q_train": 5}, 7.4, [], ["late by 2 days 3 hours"],
@@ -128,7 +129,7 @@ def test_header_has_the_class_summary(page):
     assert summary["mean score"] == f"{statistics.mean(totals):.2f} / 10" == "5.50 / 10"
     assert summary["median score"] == f"{statistics.median(totals):.2f} / 10" == "5.00 / 10"
     assert summary["max score"] == "10"
-    assert summary["failed to run"] == "3" and summary["flags"] == "4"
+    assert summary["failed to run"] == "3" and summary["flags"] == "5"
     assert summary["generated"][:2] == "20"
     assert "01-perceptron" in "".join(page.text)
 
@@ -189,6 +190,7 @@ def test_flags_late_and_roster_notes_appear(page):
     assert got == {
         ("dee", "delegation", CLASS["dee"][4][0]),
         ("dee", "late", "late by 2 days 3 hours"),
+        ("ben", "late", LMS_LATE_NOTE),
         (SCRIPT_ID, "tampering", "the locked cell q_update was edited"),
         (SCRIPT_ID, "roster", SCRIPT_NOTE),
     }

@@ -13,6 +13,7 @@ Optionally, a due date marks late hand-ins and a roster adds the students who ha
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -28,12 +29,16 @@ from pathlib import Path, PurePosixPath
 
 import nbformat
 
-STUDENT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,99}$")
+#: A usable student id, matched in full: a letter or digit (of any script), then up to 99 letters,
+#: digits or ``_.@+-``. It names files and folders, so it holds no space, slash or dot first.
+STUDENT_ID = re.compile(r"[^\W_][\w.@+-]{0,99}")
+ID_RULE = "letters, digits, _.@+-"
 
 #: Canvas ("Download Submissions"): a flat zip of files named
 #: ``<name>_[late_]<user id>_<submission id>_<original file name>``, e.g.
 #: ``doejane_late_123456_7890123_perceptron.ipynb``, where ``<name>`` is the student's last and first
-#: name run together in lower case. Matched against each entry's base name.
+#: name run together in lower case (``anon_<key>`` under anonymous grading). Matched against each
+#: entry's base name. The user id is what a Canvas roster's ``ID`` column holds.
 LMS_PATTERN = (
     r"(?P<student>[^/]+?)_(?:(?P<late>(?i:late))_)?(?P<user_id>\d+)_(?P<submission_id>\d+)_(?P<filename>[^/]+)"
 )
@@ -43,6 +48,9 @@ LMS_PATTERN = (
 MOODLE_PATTERN = (
     r"(?P<student>[^/]+?)_(?P<participant_id>\d+)_assignsubmission_file_/(?:.*/)?(?P<filename>[^/]+)"
 )
+
+#: The note of a submission that the LMS's file name marks late (Canvas's ``late`` in the name).
+LMS_LATE_NOTE = "the LMS marked this submission late"
 
 MB = 1024**2
 MAX_TOTAL_BYTES = 200 * MB
@@ -127,11 +135,16 @@ def collect(
     tz : tzinfo, optional
         The time zone of the zip's (naive) entry times and of a naive ``due``; UTC by default.
     due : datetime, optional
-        The deadline. Later hand-ins get ``late_by`` and a note such as ``"late by 2 h 05 min"``.
+        The deadline, for a folder: a notebook modified later gets ``late_by`` and a note such as
+        ``"late by 2 h 05 min"``. Not for a zip, whose entry times are when the LMS built it
+        (Canvas), not when each student handed in: there the LMS's own mark (the ``late`` group)
+        says who was late.
     roster : path, optional
         A CSV whose header has a ``student_id`` (or ``id``, or ``username``) column. Students on it
         who handed in nothing get a Submission whose every notebook fails with "no submission handed
-        in"; students not on it are still graded, with the note "not on the roster".
+        in"; students not on it are still graded, with the note "not on the roster". A roster id
+        also finds a submission whose id differs only in case, or, in a zip, whose LMS user id
+        (the ``user_id`` or ``participant_id`` group) it is; that submission takes the roster's id.
     max_total_bytes, max_entry_bytes, max_entries : int
         For a zip: caps on the bytes extracted in all, per entry, and on the entries read.
 
@@ -144,29 +157,40 @@ def collect(
     Raises
     ------
     IntakeError
-        If the submissions are neither a folder nor a readable zip, or the roster is unusable.
+        If the submissions are neither a folder nor a readable zip, hold no submission at all, or
+        the roster is unusable.
     ValueError
-        If an argument is malformed (a pattern without ``student``, a cap below 1, ...).
+        If an argument is malformed (a pattern without ``student``, a cap below 1, a due date for
+        a zip, ...).
     """
     tz = _check_tz(tz)
     due = _check_due(due, tz)
     check_submissions(submissions)
     root = Path(submissions)
+    lms_ids: dict[str, str] = {}
     if root.is_dir():
         found, skipped = _collect_folder(root, notebook_names)
     else:
+        if due is not None:
+            raise OptionError("a due date cannot be judged from a zip: its entry times are when the "
+                              "LMS built it, not when each student handed in (the LMS marks late "
+                              "hand-ins in their names)")
         limits = {"max_total_bytes": max_total_bytes, "max_entry_bytes": max_entry_bytes,
                   "max_entries": max_entries}
         for name, value in limits.items():
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
-        found, skipped = _collect_zip(root, notebook_names, check_pattern(pattern), workdir, tz,
-                                      max_total_bytes, max_entry_bytes, max_entries)
+        found, skipped, lms_ids = _collect_zip(root, notebook_names, check_pattern(pattern), workdir,
+                                               tz, max_total_bytes, max_entry_bytes, max_entries)
+    if not found:  # checked before the roster, which would make a class of absentees
+        more = f", and {len(skipped) - 1} more" if len(skipped) > 1 else ""
+        detail = f"; skipped {skipped[0]}{more}" if skipped else ""
+        raise IntakeError(f"no submissions found in {root}{detail}")
     if due is not None:
         for submission in found.values():
             _mark_lateness(submission, due)
     if roster is not None:
-        _apply_roster(found, read_roster(roster), notebook_names)
+        found = _apply_roster(found, read_roster(roster), notebook_names, lms_ids)
     return [found[s] for s in sorted(found)], skipped
 
 
@@ -184,28 +208,31 @@ def _collect_folder(root: Path, names: list[str]) -> tuple[dict[str, Submission]
             continue
         loose = False
         if entry.is_dir():
-            student, files = entry.name, _notebooks_in(entry)
-        elif entry.suffix == ".ipynb":
-            student, files, loose = entry.stem, [entry], True
+            student, files, base = entry.name, _notebooks_in(entry), entry
+        elif entry.suffix.lower() == ".ipynb":
+            student, files, base, loose = entry.stem, [entry], root, True
         else:
             skipped.append(f"{entry.name}: not a folder or a .ipynb file")
             continue
-        if not STUDENT_ID.match(student):
-            skipped.append(f"{entry.name}: {student!r} is not a usable student id (letters, digits, _.@+-)")
+        if not STUDENT_ID.fullmatch(student):
+            skipped.append(f"{entry.name}: {student!r} is not a usable student id ({ID_RULE})")
             continue
         if student in found:
             skipped.append(f"{entry.name}: a second submission for {student}; the folder is used")
             continue
-        found[student] = _match(student, files, names, loose)
+        found[student] = _match(student, files, names, loose, base)
         times = {f: datetime.fromtimestamp(f.stat().st_mtime, tz=timezone.utc) for f in files}
         found[student].submitted_at = _hand_in_time(found[student], times)
     return found, skipped
 
 
 def _notebooks_in(folder: Path) -> list[Path]:
+    """The notebooks anywhere in a student's folder, but for hidden files and folders (Jupyter's
+    checkpoints, macOS's ``._`` copies) and ``__MACOSX``, as in a zip."""
     return sorted(
-        p for p in folder.rglob("*.ipynb")
-        if ".ipynb_checkpoints" not in p.parts and p.is_file() and not p.is_symlink()
+        p for p in folder.rglob("*")
+        if p.suffix.lower() == ".ipynb" and p.is_file() and not p.is_symlink()
+        and not any(part.startswith(".") or part == "__MACOSX" for part in p.relative_to(folder).parts)
     )
 
 
@@ -221,17 +248,20 @@ def _hand_in_time(submission: Submission, times: dict[Path, datetime]) -> dateti
 def normalise_student(name: str) -> str:
     """Turn a name from an LMS download into a student id.
 
-    Accents are dropped (``é`` -> ``e``), letters are lower-cased, and every character that
-    :data:`STUDENT_ID` does not allow (spaces, commas, apostrophes, ...) is removed:
-    ``"José O'Neil"`` -> ``"joseoneil"``. The result may still be unusable (e.g. empty).
+    Accents are dropped (``é`` -> ``e``), letters (of any script) are lower-cased, and every
+    character that :data:`STUDENT_ID` does not allow (spaces, commas, apostrophes, ...) is removed:
+    ``"José O'Neil"`` -> ``"joseoneil"``, ``"Łukasz"`` -> ``"łukasz"``. The result may still be
+    unusable (e.g. empty).
     """
     plain = "".join(c for c in unicodedata.normalize("NFKD", name) if not unicodedata.combining(c))
-    return re.sub(r"[^a-z0-9_.@+-]", "", plain.lower())
+    return re.sub(r"[^\w.@+-]", "", plain.lower())
 
 
 def _collect_zip(path: Path, names: list[str], pattern: re.Pattern[str], workdir: str | Path | None,
                  tz: tzinfo, max_total: int, max_entry: int, max_entries: int,
-                 ) -> tuple[dict[str, Submission], list[str]]:
+                 ) -> tuple[dict[str, Submission], list[str], dict[str, str]]:
+    """The zip's submissions, the entries skipped, and each student's LMS user id (if the pattern
+    gives one)."""
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as error:
@@ -244,20 +274,22 @@ def _collect_zip(path: Path, names: list[str], pattern: re.Pattern[str], workdir
         if len(entries) > max_entries:
             unzipper.skipped.append(f"{path.name}: {len(entries) - max_entries} entries not read; "
                                     f"the zip holds {len(entries)}, over the cap of {max_entries}")
-        for info in entries[:max_entries]:
+        entries = entries[:max_entries]
+        unzipper.find_shared_names(entries)
+        for info in entries:
             unzipper.take(info)
     found = {}
     for student, files in unzipper.files.items():
-        submission = _match(student, sorted(files), names, loose=False)
+        submission = _match(student, sorted(files), names, loose=False, base=out / student)
         for name, problem in unzipper.unreadable.get(student, {}).items():
             if name in submission.failures:  # say why, rather than that nothing was handed in
                 submission.failures[name] = f"{name}.ipynb {problem}"
         submission.submitted_at = _hand_in_time(
             submission, {f: unzipper.times[f] for f in files if f in unzipper.times})
         if student in unzipper.marked_late:
-            submission.notes.append("the LMS marked this submission late")
+            submission.notes.append(LMS_LATE_NOTE)
         found[student] = submission
-    return found, unzipper.skipped
+    return found, unzipper.skipped, unzipper.lms_ids
 
 
 @dataclass
@@ -275,9 +307,35 @@ class _Unzipper:
     times: dict[Path, datetime] = field(default_factory=dict)  # each extracted file's, from the zip
     entries: dict[Path, str] = field(default_factory=dict)  # each extracted file's name in the zip
     unreadable: dict[str, dict[str, str]] = field(default_factory=dict)  # student -> stem -> why
-    owners: dict[str, str] = field(default_factory=dict)  # student id -> the name the LMS wrote
+    owners: dict[str, str] = field(default_factory=dict)  # student id -> whose: LMS id, or name
+    lms_ids: dict[str, str] = field(default_factory=dict)  # student id -> the LMS's user id
+    shared_names: set[str] = field(default_factory=set)  # ids that the names of several users give
     marked_late: set[str] = field(default_factory=set)
     skipped: list[str] = field(default_factory=list)
+
+    def find_shared_names(self, entries: list[zipfile.ZipInfo]) -> None:
+        """Note the names that two users of the LMS share: their ids take the user id too."""
+        users: dict[str, set[str]] = {}
+        for info in entries:
+            match = self._match(info.filename.replace("\\", "/"))
+            if match is not None and _lms_id(match):
+                users.setdefault(normalise_student(match.group("student")), set()).add(_lms_id(match))
+        self.shared_names = {name for name, ids in users.items() if len(ids) > 1}
+
+    def _match(self, path: str) -> re.Match | None:
+        parts = [p for p in path.split("/") if p not in ("", ".")]
+        if not parts:
+            return None
+        return self.pattern.fullmatch(parts[-1]) or self.pattern.fullmatch("/".join(parts))
+
+    def _student(self, match: re.Match) -> tuple[str, str]:
+        """The student id an entry gives, and whose it is (the LMS user id, or the name)."""
+        raw, lms_id = match.group("student"), _lms_id(match)
+        student = normalise_student(raw)
+        if lms_id and (not STUDENT_ID.fullmatch(student) or student in self.shared_names):
+            # A name of no usable letters, or one that two users share: the user id tells them apart.
+            student = f"{student}_{lms_id}" if STUDENT_ID.fullmatch(student) else lms_id
+        return student, lms_id or raw
 
     def take(self, info: zipfile.ZipInfo) -> None:
         """Extract one entry if it is a student's notebook; otherwise say why in ``skipped``."""
@@ -296,16 +354,18 @@ class _Unzipper:
             return None  # hidden files and macOS metadata, ignored as in a folder
         if stat.S_ISLNK(info.external_attr >> 16):
             return "a symbolic link; not extracted"
-        match = self.pattern.fullmatch(parts[-1]) or self.pattern.fullmatch("/".join(parts))
+        match = self._match(path)
         if match is None:
             return f"does not match the submission pattern {self.pattern.pattern!r}"
         raw = match.group("student")
-        student = normalise_student(raw)
-        if not STUDENT_ID.match(student):
-            return f"{raw!r} does not give a usable student id (letters, digits, _.@+-)"
-        owner = self.owners.setdefault(student, raw)
-        if owner != raw:
-            return f"{raw!r} and {owner!r} both give the id {student!r}; only {owner!r} is used"
+        student, owner = self._student(match)
+        if not STUDENT_ID.fullmatch(student):
+            return f"{raw!r} does not give a usable student id ({ID_RULE})"
+        first_owner = self.owners.setdefault(student, owner)
+        if first_owner != owner:
+            return f"{owner!r} and {first_owner!r} both give the id {student!r}; only {first_owner!r} is used"
+        if _lms_id(match):
+            self.lms_ids[student] = _lms_id(match)
         files = self.files.setdefault(student, [])  # whatever the file, the student handed something in
         if match.groupdict().get("late"):
             self.marked_late.add(student)
@@ -352,12 +412,12 @@ class _Unzipper:
             return f"{_size(info.file_size)} uncompressed, over the cap of {_size(self.max_entry)} per file"
         if self.written + info.file_size > self.max_total:
             return f"not extracted: the zip's files would pass the cap of {_size(self.max_total)} in all"
-        target.parent.mkdir(exist_ok=True)
-        if not target.resolve().is_relative_to(self.root):
-            return "would be written outside the work folder; not extracted"
         limit = min(self.max_entry, self.max_total - self.written)
         size = 0
         try:
+            target.parent.mkdir(exist_ok=True)
+            if not target.resolve().is_relative_to(self.root):
+                return "would be written outside the work folder; not extracted"
             with self.archive.open(info) as source, target.open("wb") as sink:
                 while chunk := source.read(_CHUNK):
                     size += len(chunk)
@@ -367,11 +427,21 @@ class _Unzipper:
         except (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError) as error:
             target.unlink(missing_ok=True)
             return f"cannot be read from the zip ({error})"
+        except OSError as error:  # a name too long for the file system, say
+            with contextlib.suppress(OSError):
+                target.unlink(missing_ok=True)
+            return f"cannot be extracted ({error.strerror or error})"
         if size > limit:
             target.unlink()
             return f"larger than its header says; stopped at the cap of {_size(limit)}"
         self.written += size
         return None
+
+
+def _lms_id(match: re.Match) -> str:
+    """The LMS's user id of an entry, from the pattern's ``user_id`` or ``participant_id`` group."""
+    groups = match.groupdict()
+    return groups.get("user_id") or groups.get("participant_id") or ""
 
 
 def _zip_time(info: zipfile.ZipInfo, tz: tzinfo) -> datetime | None:
@@ -401,20 +471,23 @@ def check_pattern(pattern: str | re.Pattern[str]) -> re.Pattern[str]:
 # -- pairing notebooks with the expected names ------------------------------------------------------
 
 
-def _match(student: str, files: list[Path], names: list[str], loose: bool) -> Submission:
-    """Pair the expected notebooks with the files found. A loose ``<student>.ipynb`` is named
-    after its student, so it stands for the assignment's only notebook without being a rename."""
+def _match(student: str, files: list[Path], names: list[str], loose: bool, base: Path) -> Submission:
+    """Pair the expected notebooks with the files found (under ``base``). A loose
+    ``<student>.ipynb`` is named after its student, so it stands for the assignment's only notebook
+    without being a rename. Of several copies of a notebook, the readable one nearest ``base`` is
+    graded."""
     submission = Submission(student)
     by_name: dict[str, list[Path]] = {}
-    for f in files:
+    for f in sorted(files, key=lambda f: (len(f.parts), f)):
         by_name.setdefault(f.stem, []).append(f)
     unclaimed = [f for f in files if f.stem not in names]
     for name in names:
         candidates = by_name.get(name, [])
         if len(candidates) > 1:
+            candidates.sort(key=lambda f: unreadable_reason(f) is not None)  # stable: nearest first
             submission.notes.append(
                 f"{name}.ipynb handed in {len(candidates)} times; graded "
-                f"{candidates[0].as_posix()}"
+                f"{candidates[0].relative_to(base).as_posix()}"
             )
         if candidates:
             submission.notebooks[name] = candidates[0]
@@ -515,9 +588,9 @@ def read_roster(path: str | Path) -> list[str]:
     """The student ids of a roster CSV, in its order, without repeats or blank ids.
 
     The id column is the first of ``student_id``, ``id``, ``username`` found in the header (compared
-    ignoring case and surrounding spaces); other columns are ignored. Ids are used as written, so
-    they must be spelled as the submissions give them (LMS names pass through
-    :func:`normalise_student`).
+    ignoring case and surrounding spaces); other columns are ignored. An id names a student's
+    folder (in any case) or, in an LMS zip, a user id (Canvas's ``ID`` column) or the name made
+    into an id by :func:`normalise_student`.
 
     Raises
     ------
@@ -540,18 +613,37 @@ def read_roster(path: str | Path) -> list[str]:
         student = (row.get(column) or "").strip()
         if not student:
             continue
-        if not STUDENT_ID.match(student):
+        if not STUDENT_ID.fullmatch(student):
             raise IntakeError(f"roster {path}, line {reader.line_num}: {student!r} is not a usable "
-                              "student id (letters, digits, _.@+-)")
+                              f"student id ({ID_RULE})")
         ids[student] = None
     return list(ids)
 
 
-def _apply_roster(found: dict[str, Submission], roster: list[str], names: list[str]) -> None:
-    on_roster = set(roster)
+def _apply_roster(found: dict[str, Submission], roster: list[str], names: list[str],
+                  lms_ids: dict[str, str]) -> dict[str, Submission]:
+    """The submissions under the roster's ids, plus an empty one for each absent student.
+
+    A roster id finds its submission by the same id, the same id in another case, or (for a zip)
+    the LMS user id of the submission; the submission then takes the roster's id.
+    """
+    by_key: dict[str, str] = {}
+    for student in found:
+        by_key.setdefault(student.casefold(), student)
+    for student, lms_id in lms_ids.items():
+        by_key.setdefault(lms_id, student)
+    result: dict[str, Submission] = {}
+    for listed in roster:
+        student = listed if listed in found else by_key.get(listed.casefold())
+        if student is None or student not in found:  # absent, or already taken by another id
+            result[listed] = Submission(listed, failures={name: "no submission handed in" for name in names})
+            continue
+        submission = found.pop(student)
+        if student != listed:
+            submission.student = listed
+            submission.notes.append(f"handed in as {student}")
+        result[listed] = submission
     for student, submission in found.items():
-        if student not in on_roster:
-            submission.notes.append("not on the roster")
-    for student in roster:
-        if student not in found:
-            found[student] = Submission(student, failures={name: "no submission handed in" for name in names})
+        submission.notes.append("not on the roster")
+        result.setdefault(student, submission)
+    return result

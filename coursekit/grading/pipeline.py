@@ -25,9 +25,9 @@ import json
 import logging
 import multiprocessing
 import os
+import re
 import shutil
 import signal
-import tempfile
 import threading
 import time
 import traceback
@@ -39,7 +39,7 @@ import nbformat
 
 from coursekit.grading import record, sandbox
 from coursekit.grading.course import Course, CourseError, ensure_scripts_on_path, nbgrader_api
-from coursekit.grading.intake import IntakeError, OptionError, Submission, check_submissions, collect
+from coursekit.grading.intake import OptionError, Submission, check_submissions, collect
 from coursekit.grading.judge import CaseFailure, QuestionResult, judge_question, load_checks
 from coursekit.grading.runner import nbgrader_meta as runner_meta
 from coursekit.grading.sandbox import DEFAULT_MEMORY, DEFAULT_TIMEOUT
@@ -149,6 +149,7 @@ def grade(
     roster: str | Path | None = None,
     due=None,
     pattern: str | None = None,
+    hide: list[str | Path] = (),
     log=print,
     progress: bool = False,
 ) -> GradingRun:
@@ -183,10 +184,14 @@ def grade(
     roster : path, optional
         CSV of the class (a ``student_id`` column): students who handed in nothing score 0.
     due : datetime, optional
-        The deadline; later hand-ins are graded and reported as late.
+        For a folder of hand-ins: the deadline; notebooks modified later are graded and reported as
+        late. (In a zip, lateness is the LMS's own mark; see :func:`~coursekit.grading.intake.collect`.)
     pattern : str, optional
         For a zip: the regular expression that finds the student in an entry's name (see
         :data:`coursekit.grading.intake.LMS_PATTERN`).
+    hide : list of path
+        More folders or files that student code must not see, besides the course, ``out`` and
+        the submissions: say, the class's hand-ins of other assignments.
     log : callable
         Receives one line per student.
     progress : bool
@@ -196,7 +201,7 @@ def grade(
     notebook_names = course.notebooks(assignment)
     _check_limits(timeout, memory, jobs)
     check_submissions(submissions)
-    out = _output_folder(out, Path(submissions))
+    out = _output_folder(out, Path(submissions), assignment)
     db_url = db_url or f"sqlite:///{out / 'gradebook.db'}"
     checks_path = judges_path(course, assignment)
     load_checks(checks_path)  # a broken judges file stops here, before any student is graded
@@ -207,12 +212,6 @@ def grade(
     if pattern:
         options["pattern"] = pattern
     collected, skipped = collect(submissions, notebook_names, **options)
-    if not collected:
-        detail = ""
-        if skipped:
-            more = f", and {len(skipped) - 1} more" if len(skipped) > 1 else ""
-            detail = f"; skipped {skipped[0]}{more}"
-        raise IntakeError(f"no submissions found in {submissions}{detail}")
     others = []  # with --student: the rest of the class, whose earlier results are kept
     if students:
         unknown = sorted(set(students) - {s.student for s in collected})
@@ -225,7 +224,7 @@ def grade(
     _prepare_gradebook(course, assignment, out, db_url)
     questions = _questions(course, assignment, notebook_names)
     course_key = _course_fingerprint(course, assignment, checks_path)
-    hidden = [str(p) for p in _hidden_paths(course, out, Path(submissions))]
+    hidden = [str(p) for p in [*_hidden_paths(course, out, Path(submissions)), *map(Path, hide)]]
     if isolate and sandbox.bwrap() is None:
         warnings.warn(sandbox.NOT_ISOLATED, sandbox.SandboxWarning, stacklevel=2)
         isolate = False
@@ -239,8 +238,9 @@ def grade(
 
         results_dir = out / "results"
         results_dir.mkdir(exist_ok=True)
-        for stale in results_dir.glob("*.tmp*"):  # left by a grader that was killed while writing
-            stale.unlink()
+        for stale in results_dir.iterdir():  # left by a grader that was killed while writing
+            if re.search(r"\.tmp\d+$", stale.name):
+                stale.unlink()
         done: dict[str, StudentResult] = {}
         todo: list[_Task] = []
         chosen = {s.student for s in collected}
@@ -292,18 +292,33 @@ def _check_limits(timeout: float, memory: int, jobs: int | None) -> None:
         raise OptionError(f"jobs must be >= 1, got {jobs!r}")
 
 
-def _output_folder(out: str | Path, submissions: Path) -> Path:
-    """``out``, made if need be; a clear error if it cannot be, or lies among the submissions."""
+#: The folders of ``out`` that grading empties or writes files in.
+MANAGED = ("intake", "results", "feedback")
+
+#: A file in ``out`` naming the assignment whose grades it holds.
+ASSIGNMENT_MARK = ".coursekit-assignment"
+
+
+def _output_folder(out: str | Path, submissions: Path, assignment: str) -> Path:
+    """``out``, made if need be; a clear error if it cannot be, lies among the submissions, holds
+    them where grading writes, or holds another assignment's grades."""
     out = Path(out).resolve()
     if submissions.is_dir() and out.is_relative_to(submissions.resolve()):
         raise CourseError(f"the output folder {out} is inside the submissions folder {submissions}, "
                           "where it would be taken for a student's work: choose another --out")
+    if any(submissions.resolve().is_relative_to(out / name) for name in MANAGED):
+        raise CourseError(f"the submissions {submissions} are inside {out}'s {'/'.join(MANAGED)} "
+                          "folders, which grading empties or writes in: move them, or choose another --out")
     if out.exists() and not out.is_dir():
         raise CourseError(f"the output folder {out} is a file")
+    mark = out / ASSIGNMENT_MARK
+    graded = mark.read_text().strip() if mark.is_file() else assignment
+    if graded != assignment:
+        raise CourseError(f"the output folder {out} holds the grades of {graded}: choose another --out "
+                          f"for {assignment}")
     try:
         out.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=out, prefix=".coursekit-write-test-")
-        probe.close()
+        mark.write_text(assignment + "\n")
     except OSError as error:
         raise CourseError(f"cannot write in the output folder {out}: {error.strerror or error}") from None
     return out

@@ -27,6 +27,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
+from coursekit.grading.intake import LMS_LATE_NOTE
+
 if TYPE_CHECKING:  # the pipeline imports this module to write its report
     from coursekit.grading.pipeline import GradingRun, StudentResult
 
@@ -126,7 +128,7 @@ def flagged(run: GradingRun) -> list[Flag]:
     for r in run.results:
         found.extend(Flag(r.student, _flag_kind(f), f) for f in r.flags)
         for note in r.notes:
-            if note.lower().startswith("late by"):
+            if note.lower().startswith("late by") or note == LMS_LATE_NOTE:
                 found.append(Flag(r.student, "late", note))
             elif "not on the roster" in note.lower():
                 found.append(Flag(r.student, "roster", note))
