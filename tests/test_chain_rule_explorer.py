@@ -67,6 +67,14 @@ def test_nudge_slider_moves_the_markers():
     assert float(curved) == pytest.approx(2 * 2.0 * h, rel=1e-6)
 
 
+def test_an_exact_nudge_sits_on_the_bottom_edge_of_the_error_axis():
+    # a = b = 1, c = 0, h = 0.5: every number is a power of two, so the linear ratio is exact.
+    explorer = ChainRuleExplorer(a=1.0, b=1.0, c=0.0, h=0.5)
+    linear, _ = expected_errors(1.0, 1.0, 0.0, 0.5)
+    assert float(linear) == 1e-16  # the floor of an exact zero
+    assert explorer.linear_marker.get_ydata()[0] == explorer.error_ax.get_ylim()[0]
+
+
 def test_set_values_redraws_once():
     explorer = ChainRuleExplorer()
     calls = []

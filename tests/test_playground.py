@@ -11,7 +11,7 @@ from explorer_checks import assert_blit_matches_full_render
 from matplotlib.colors import to_rgba
 
 from coursekit import MLP
-from coursekit.widgets.network_diagram import UNIT_CMAP
+from coursekit.widgets.network_diagram import UNIT_CMAP, tile_rgba
 from coursekit.widgets.playground import PROBABILITY_CMAP, PlaygroundExplorer
 
 BLUE, ORANGE = "#2b6cb0", "#dd6b20"  # class 0 / negative, class 1 / positive
@@ -186,6 +186,26 @@ def test_line_widths_follow_the_size_of_each_weight_and_colours_its_sign():
     explorer.model.params["W2"][0, 1] = 1e6
     explorer.refresh()
     assert 0 < np.max(diagram.lines.get_linewidths()) <= 10
+
+    # Weights that are no longer numbers get no line, and raise no warning.
+    explorer.model.params["W2"][0] = [np.inf, -np.inf, np.nan]
+    with np.errstate(over="raise", invalid="raise"):
+        explorer.refresh()
+    np.testing.assert_array_equal(diagram.lines.get_linewidths()[-3:], [0.0, 0.0, 0.0])
+
+
+@pytest.mark.parametrize("dpi", [80, 100, 120, 160, 200])
+def test_an_export_at_any_dpi_keeps_the_map_within_its_place(dpi):
+    explorer = PlaygroundExplorer()
+    (_, _, width, height), = explorer.heatmap.pixel_boxes(dpi)
+    at_80 = explorer.heatmap.pixel_boxes(80)[0][2]
+    assert width == height and at_80 <= width <= at_80 * dpi / 80
+
+
+def test_unit_pictures_show_values_that_are_not_numbers_as_transparent():
+    rgba = tile_rgba([[np.inf, -np.inf, np.nan, 1.0]])
+    np.testing.assert_array_equal(rgba[0, :3, 3], [0, 0, 0])
+    assert rgba[0, 3, 3] == 255 and tuple(rgba[0, 3]) == UNIT_CMAP(1.0, bytes=True)
 
 
 # -- the controls --------------------------------------------------------------------------------

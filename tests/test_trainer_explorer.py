@@ -263,6 +263,27 @@ def test_a_rate_beyond_the_slider_is_clipped_and_flagged():
     assert "clipped" not in explorer.readout.value
 
 
+def test_the_clip_note_goes_once_the_learner_moves_the_slider():
+    explorer = TwoLayerExplorer(lr=50.0)
+    explorer.sliders["lr"].value = 0.01  # as the front end does
+    explorer.step()
+    assert not explorer.clipped and "clipped" not in explorer.readout.value
+
+
+def test_a_diverging_run_keeps_drawing_and_says_so():
+    # ReLU at the largest rate: the loss grows past any float the loss axis could show.
+    explorer = TwoLayerExplorer(dataset="moons", activation="relu", hidden=8, lr=10.0)
+    with np.errstate(over="raise", invalid="raise", divide="raise"):  # only the explorer may let it
+        for _ in range(40):
+            before = explorer.png()
+            explorer.tick()
+    assert not explorer.history[-1] < 2.0**20  # diverged (or NaN)
+    assert "the loss has diverged" in explorer.readout.value
+    assert explorer.png() != before, "the picture froze"
+    low, high = explorer.ax_loss.get_ylim()
+    assert high == 2.0**20
+
+
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [

@@ -75,9 +75,14 @@ def test_step_applies_the_perceptron_rule_to_the_next_example():
 def test_gate_menu_swaps_the_data():
     explorer = PerceptronExplorer(gate="AND", w=(1.0, 1.0), b=-1.5)
     assert "4 of 4 right" in explorer.readout.value
+    explorer.step()  # (0, 0) is predicted 0, rightly: no update
+    explorer.set_weights([0.0, 0.0], 0.0)
+    explorer.step()  # (0, 1) is predicted 1, wrongly: one update
+    assert explorer.updates == 1
     explorer.gate.value = "XOR"
     np.testing.assert_array_equal(explorer.y, [0, 1, 1, 0])
     assert "4 of 4 right" not in explorer.readout.value
+    assert explorer.updates == 0 and explorer.next_index == 0  # a new gate starts a new count
 
 
 def test_headless_display_falls_back_to_a_static_png():
@@ -148,6 +153,13 @@ def test_starting_values_beyond_the_sliders_are_clipped_and_flagged(cls, kwargs)
     explorer = cls(**kwargs)
     assert explorer.clipped
     assert "clipped" in explorer.readout.value
+
+
+def test_a_slider_value_that_is_not_a_number_is_refused():
+    explorer = PerceptronExplorer(gate="AND", w=(1.0, 1.0), b=-1.5)
+    with pytest.raises(ValueError, match="b must be a number, got nan"):
+        explorer.set_sliders({"b": float("nan")})
+    assert explorer.sliders["b"].value == -1.5
 
 
 @pytest.mark.parametrize("name", EXPLORERS)

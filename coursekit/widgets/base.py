@@ -17,6 +17,7 @@ so moving a slider back and forth draws nothing static twice.
 from __future__ import annotations
 
 import base64
+import math
 import struct
 import zlib
 from collections import OrderedDict
@@ -36,7 +37,8 @@ class Explorer:
     sliders : dict of str to ipywidgets slider
         The explorer's numeric controls, by name, in the order shown.
     clipped : bool
-        True if the last :meth:`set_sliders` had to clip a value to a slider's range.
+        True if the last :meth:`set_sliders` had to clip a value to a slider's range, and that
+        slider has not moved since.
     """
 
     #: Resolution of the rendered PNG; modest, so that a redraw stays well under 50 ms.
@@ -49,7 +51,7 @@ class Explorer:
         FigureCanvasAgg(self.fig)
         self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
         self.sliders: dict[str, widgets.Widget] = {}
-        self.clipped = False
+        self._clipped_at: dict[str, float] = {}  # slider -> the value a too large one was clipped to
         self._holds = 0
         self._png = b""
         self._backgrounds: OrderedDict = OrderedDict()  # full key -> picture of the static parts
@@ -174,16 +176,28 @@ class Explorer:
         """Move the named sliders and redraw once.
 
         A value beyond its slider's range is clipped to it, and :attr:`clipped` says so, for the
-        readout to tell the learner (see :meth:`clip_note`).
+        readout to tell the learner (see :meth:`clip_note`), until that slider moves.
+
+        Raises
+        ------
+        ValueError
+            If a value is NaN, which no slider can show.
         """
         with self.hold():
-            self.clipped = False
+            self._clipped_at = {}
             for name, value in values.items():
                 slider = self.sliders[name]
                 low, high = _slider_range(slider)
                 value = float(value)
-                self.clipped |= not low <= value <= high
+                if math.isnan(value):
+                    raise ValueError(f"{name} must be a number, got {value}")
                 slider.value = float(np.clip(value, low, high))
+                if not low <= value <= high:
+                    self._clipped_at[name] = slider.value
+
+    @property
+    def clipped(self) -> bool:
+        return any(self.sliders[name].value == value for name, value in self._clipped_at.items())
 
     def clip_note(self, advice: str = "") -> str:
         """HTML for the readout: a warning, with ``advice``, when the last values were clipped."""

@@ -106,7 +106,7 @@ class ChainRuleExplorer(Explorer):
 
         ax = self.fig.add_subplot(grid[1])
         self.error_ax = ax
-        ax.set(xscale="log", yscale="log", xlim=(H_GRID[0], H_GRID[-1]), ylim=(ERROR_FLOOR / 2, 1e2),
+        ax.set(xscale="log", yscale="log", xlim=(H_GRID[0], H_GRID[-1]), ylim=(ERROR_FLOOR, 1e2),
                xlabel="nudge h", ylabel="|ΔJ/Δa − dJ/da|")
         (self.linear_curve,) = ax.plot([], [], lw=1.8, color="#2b6cb0", label="J = 2(ab + c)")
         (self.curved_curve,) = ax.plot([], [], lw=1.8, color="#dd6b20", label="J = 2(a²b + c)")

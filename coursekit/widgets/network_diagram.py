@@ -62,7 +62,8 @@ def weight_styles(weights: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray
         RGBA of :data:`POSITIVE_COLOR` where ``w >= 0``, of :data:`NEGATIVE_COLOR` where ``w < 0``.
     """
     w = np.concatenate([np.asarray(W, dtype=float).ravel() for W in weights]) if weights else np.empty(0)
-    widths = np.minimum(WIDTH_PER_UNIT * np.abs(np.nan_to_num(w, nan=0.0)), MAX_WIDTH)
+    finite = np.isfinite(w)
+    widths = np.minimum(WIDTH_PER_UNIT * np.abs(np.where(finite, w, 0.0)), MAX_WIDTH)
     colors = np.where((w < 0)[:, None], to_rgba(NEGATIVE_COLOR), to_rgba(POSITIVE_COLOR))
     return widths, colors
 
@@ -83,6 +84,7 @@ def tile_rgba(values) -> np.ndarray:
         finite is transparent.
     """
     values = np.asarray(values, dtype=float)
+    values = np.where(np.isfinite(values), values, np.nan)  # the colour map's "bad": transparent
     return UNIT_CMAP((np.clip(values, -1.0, 1.0) + 1.0) / 2.0, bytes=True)
 
 
@@ -90,8 +92,9 @@ class TileArtist(Artist):
     """RGBA pictures, each centred on a point in data coordinates and drawn pixel for pixel.
 
     At the figure's dpi of :data:`BASE_DPI` each value of a tile covers ``zoom`` x ``zoom``
-    pixels; at a multiple of that dpi (a high-resolution export) the squares grow with it.
-    Nothing is resampled, so a redraw costs next to nothing.
+    pixels; at a whole multiple of that dpi (a high-resolution export) the squares grow with it,
+    and between multiples they keep the size of the multiple below, so that a tile never grows
+    past its place. Nothing is resampled, so a redraw costs next to nothing.
 
     Parameters
     ----------
@@ -115,7 +118,7 @@ class TileArtist(Artist):
         self.stale = True
 
     def _scale(self, dpi: float) -> int:
-        return self.zoom * max(1, round(dpi / BASE_DPI))
+        return self.zoom * max(1, int(dpi // BASE_DPI))
 
     def pixel_boxes(self, dpi: float | None = None) -> list[tuple[int, int, int, int]]:
         """Where each tile lands on the canvas: ``(left, bottom, width, height)`` in pixels,

@@ -101,6 +101,7 @@ class PerceptronExplorer(Explorer):
     def _on_gate(self, change) -> None:
         self.X, self.y = logic_gate(change["new"])
         self.next_index = 0
+        self.updates = 0  # the count is of this gate's training
         self.refresh()
 
     def draw(self) -> None:

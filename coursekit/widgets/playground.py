@@ -522,8 +522,8 @@ class PlaygroundExplorer(Explorer):
             # maps probability 0..1 onto it, as the big map does.
             scale = np.abs(features).max(axis=(1, 2), keepdims=True)
             shown = [features / np.where(scale > 0, scale, 1.0), *hidden, 2.0 * output - 1.0]
-        weights = [self.model.params[f"W{l}"] for l in range(1, self.model.n_layers + 1)]
-        self.diagram.update(shown, weights)
+            weights = [self.model.params[f"W{l}"] for l in range(1, self.model.n_layers + 1)]
+            self.diagram.update(shown, weights)
         self._draw_losses()
 
     def _draw_losses(self) -> None:

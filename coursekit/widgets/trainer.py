@@ -78,6 +78,8 @@ _HIDDEN_RANGE = {"tanh": (-1.0, 1.0), "sigmoid": (0.0, 1.0)}
 #: axes (drawn once, in the background) are rarely redrawn.
 _EPOCHS_SHOWN = 100
 _LOSS_RANGE = (1e-2, 2.0)
+#: A loss above this has diverged: it is drawn at the top of the axis, which stops there.
+_LOSS_CAP = 2.0**20
 
 
 class TwoLayerExplorer(Explorer):
@@ -302,13 +304,15 @@ class TwoLayerExplorer(Explorer):
         if not (_is_int(n) and n >= 0):
             raise ValueError(f"n must be an integer >= 0, got {n!r}")
         lr = self.lr
-        for i in range(n):
-            loss, grads = self.model.loss(self.X, self.y)
-            if i:  # the loss before this update is the one after the previous update
-                self.history.append(float(loss))
-            self.model.step(grads, lr)
-        if n:
-            self.history.append(self._loss_now())
+        # A learning rate that is too large can overflow the weights; the readout says so.
+        with np.errstate(over="ignore", invalid="ignore"):
+            for i in range(n):
+                loss, grads = self.model.loss(self.X, self.y)
+                if i:  # the loss before this update is the one after the previous update
+                    self.history.append(float(loss))
+                self.model.step(grads, lr)
+            if n:
+                self.history.append(self._loss_now())
         self.refresh()
 
     def tick(self) -> None:
@@ -337,6 +341,10 @@ class TwoLayerExplorer(Explorer):
     # -- drawing -----------------------------------------------------------------------------------
 
     def draw(self) -> None:
+        with np.errstate(over="ignore", invalid="ignore"):  # weights blown up: the readout says so
+            self._draw()
+
+    def _draw(self) -> None:
         res = self.resolution
         params = self.model.params
         # One pass over the grid gives both the output and the hidden layer.
@@ -372,7 +380,7 @@ class TwoLayerExplorer(Explorer):
         return f"{self.dataset.value}: the network's p(y = 1 | x)"
 
     def _draw_loss(self) -> None:
-        losses = np.asarray(self.history)
+        losses = np.minimum(self.history, _LOSS_CAP)  # NaN stays NaN: a gap in the curve
         self.loss_line.set_data(np.arange(len(losses)), losses)
         # Limits move in big steps (x doubles, y by decades) so the axes are seldom redrawn.
         x_high = _EPOCHS_SHOWN * 2 ** max(0, math.ceil(math.log2(max(self.epoch, 1) / _EPOCHS_SHOWN)))
@@ -395,8 +403,8 @@ class TwoLayerExplorer(Explorer):
             f"{self.activation.value} hidden units, {self.model.n_params()} parameters<br>"
             f"weights to the output, W2: {weights}; bias b2: {self.model.params['b2'][0]:+.2f}"
         )
-        if not math.isfinite(loss):
-            text += "<br><b>Note:</b> the loss is no longer finite. Lower the learning rate and press Reset."
+        if not loss < _LOSS_CAP:  # NaN included
+            text += "<br><b>Note:</b> the loss has diverged. Lower the learning rate and press Reset."
         self.readout.value = text + self.clip_note("The learning rate is kept within the slider's range.")
 
     @functools.cached_property
