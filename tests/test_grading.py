@@ -88,6 +88,18 @@ def test_summary_table_lists_every_student(demo):
         assert f"{student}  " in table and f"{sum(scores.values())}/8" in table
 
 
+def test_summary_table_does_not_pass_control_characters_to_the_terminal(demo):
+    import dataclasses
+
+    run, _, _ = demo
+    first = dataclasses.replace(run.results[0], problems=["NameError: \x1b[2J\x1b]0;owned\x07"])
+    odd = dataclasses.replace(run, results=[first], skipped=["\x1b[1A\rhidden.ipynb: not a folder"])
+    table = summary_table(odd)
+    assert "\x1b" not in table and "\x07" not in table and "\r" not in table
+    assert "NameError: \\x1b[2J\\x1b]0;owned\\x07" in table
+    assert "skipped \\x1b[1A\\rhidden.ipynb: not a folder" in table
+
+
 def test_grading_again_gives_the_same_grades(demo, tmp_path):
     run, root, _ = demo
     again = grade(ASSIGNMENT, root / "submissions", root / "out", COURSE, timeout=5,
