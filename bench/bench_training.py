@@ -138,7 +138,7 @@ def torch_step(case: Case, dtype: str):
         loss.backward()
         with torch.no_grad():
             for p in weights:
-                p -= LR * p.grad
+                p.add_(p.grad, alpha=-LR)  # in place, without a temporary, as coursekit's update
                 p.grad = None
         return loss.item()
 
@@ -404,9 +404,9 @@ def verdict(n_threads: int, case: Case, vs_torch: float, vs_bound: float, same_l
     """The target lines of one case; a time counts only if coursekit and torch did the same work."""
     met = lambda ok: "met" if ok and same_losses else "MISSED"
     lines = [f"- {case.name}, float64, {n_threads} thread(s): target <= {case.vs_torch}x torch: "
-             f"{vs_torch:.2f}x {met(vs_torch <= case.vs_torch)}"]
+             f"{vs_torch:.3f}x {met(vs_torch <= case.vs_torch)}"]
     if case.vs_bound is not None:
-        lines.append(f"; target <= {case.vs_bound}x bound: {vs_bound:.2f}x {met(vs_bound <= case.vs_bound)}")
+        lines.append(f"; target <= {case.vs_bound}x bound: {vs_bound:.3f}x {met(vs_bound <= case.vs_bound)}")
     if not same_losses:
         lines.append(" (the losses differ from torch's, so the times do not compare)")
     return "".join(lines)
