@@ -116,8 +116,9 @@ def main() -> None:
             subs = scratch / assignment / "submissions"
             make_class(course, assignment, subs, args.students)
             n = sum(1 for _ in subs.rglob("*.ipynb"))
-            graders = [("plain", partial(plain_nbgrader, course, assignment, subs, scratch / assignment / "plain")),
-                       ("ours", partial(coursekit_grade, assignment, subs, scratch / assignment / "ours"))]
+            work = scratch / assignment
+            graders = [("plain", partial(plain_nbgrader, course, assignment, subs, work / "plain")),
+                       ("ours", partial(coursekit_grade, assignment, subs, work / "ours"))]
             done = {name: run() for name, run in (graders if k % 2 == 0 else graders[::-1])}
             (plain_s, plain_scores), (ours_s, ours_scores) = done["plain"], done["ours"]
             same = ours_scores == plain_scores

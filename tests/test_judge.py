@@ -6,6 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from notebooks import ROOT
 
 from coursekit.grading import record, sandbox
 from coursekit.grading.judge import Check, Trial, compare, judge_question, static_delegation
@@ -81,6 +82,94 @@ def test_comparison_accepts_equal_values_within_tolerance():
                    1e-6, 1e-9) is None
     assert compare(np.float64(2.0), 2.0, "o", 1e-6, 1e-9) is None
     assert compare(np.array([np.nan]), np.array([np.nan]), "o", 1e-6, 1e-9) is None
+
+
+def test_numpy_scalars_keep_their_shape(tmp_path):
+    got = roundtrip([np.float64(0.5), np.array(0.25), np.int64(3), np.bool_(True)], tmp_path)
+    assert [np.shape(v) for v in got] == [(), (), (), ()]
+    assert compare(got[0], 0.5, "o", 1e-9, 0) is None and compare(0.25, got[1], "o", 1e-9, 0) is None
+    assert compare(got[2], 3, "o", 1e-9, 0) is None
+
+
+def test_numbers_in_an_array_answer_a_list_of_numbers_and_booleans_no_integer_array():
+    assert compare(np.array([0.5, 0.25]), [0.5, np.float64(0.25)], "losses", 1e-9, 0) is None
+    assert "expected 3 values" in compare(np.array([0.5, 0.25]), [0.5, 0.25, 0.1], "losses", 1e-9, 0)
+    problem = compare(np.array([True, False]), np.array([1, 0]), "labels", 1e-9, 0)
+    assert "expected an integer array (dtype int64), got dtype bool" in problem
+
+
+def judged(assignment, grade_id, reference, student, monkeypatch, tmp_path):
+    """Judge ``student``'s functions on a question as the grader does, in this process: record them
+    and the ``reference`` ones on the judges' trials through files, then compare."""
+    import __main__
+    from coursekit.grading import recorder
+    from coursekit.grading.judge import load_checks
+
+    judges = ROOT / "autograder" / "judges" / f"{assignment}.py"
+    check = {c.grade_id: c for c in load_checks(judges)}[grade_id]
+    trials = check.draw()
+    record.save(tmp_path / "trials", [t.as_record() for t in trials])
+    outputs = {}
+    for who, functions in (("reference", reference), ("student", student)):
+        for name, function in functions.items():
+            monkeypatch.setattr(__main__, name, function, raising=False)  # the notebook's namespace
+        recorder.record(str(tmp_path / "trials"), str(tmp_path / who), list(check.delegates), 20.0)
+        outputs[who] = record.load(tmp_path / who)
+    reference_out = outputs["reference"] if check.verdict is None else None
+    return judge_question(check, 2.0, trials, outputs["student"], reference_out, "")
+
+
+def test_an_answer_given_as_a_numpy_scalar_earns_its_points(monkeypatch, tmp_path):
+    from coursekit.layers import sigmoid
+
+    def reference(w, b, x, y):
+        dz = float(sigmoid(w @ x + b)) - y
+        return dz * x, dz
+
+    def student(w, b, x, y):  # a - y is a numpy float64, not a float
+        a = 1 / (1 + np.exp(-(w @ x + b)))
+        return (a - y) * x, a - y
+
+    result = judged("03-chain-rule", "test_logistic_grads", {"logistic_grads": reference},
+                    {"logistic_grads": student}, monkeypatch, tmp_path)
+    assert result.score == 2.0, result.failures
+    wrong = judged("03-chain-rule", "test_logistic_grads", {"logistic_grads": reference},
+                   {"logistic_grads": lambda w, b, x, y: student(w, b, x, y)[::-1]}, monkeypatch, tmp_path)
+    assert wrong.score == 0.0
+
+
+def test_xor_parameters_as_nested_lists_earn_their_points(monkeypatch, tmp_path):
+    def as_lists():
+        return [[1, -1], [-1, 1]], [0, 0], [[1, 1]], [0]
+
+    def not_xor():
+        return [[1, 0], [0, 1]], [0, 0], [[1, 1]], [0]
+
+    for answer, points in ((as_lists, 2.0), (not_xor, 0.0)):
+        result = judged("02-xor", "test_xor_relu_params", {}, {"xor_relu_params": answer},
+                        monkeypatch, tmp_path)
+        assert result.score == points, result.failures
+
+
+def test_a_right_training_loop_passes_whatever_its_random_draws():
+    # The library's MLP and train, seeded differently from the reference: another student's draws.
+    from coursekit import MLP
+    from coursekit.training import train
+    from coursekit.grading.judge import load_checks
+
+    check = {c.grade_id: c for c in load_checks(ROOT / "autograder" / "judges" / "05-deep-backprop.py")}[
+        "test_train_network"]
+    for trial in check.draw():
+        X, y, sizes = trial.args
+        kwargs = dict(trial.kwargs)
+        for seed in range(60):  # at 15 epochs and 0.9, two of these failed
+            net = MLP(sizes, activation=kwargs.get("activation", "relu"), loss="softmax_cross_entropy",
+                      seed=1000 + seed)
+            untrained = {k: v.copy() for k, v in net.params.items()}
+            train(net, X, y, epochs=kwargs["epochs"], lr=kwargs["lr"], batch_size=kwargs["batch_size"],
+                  seed=seed, progress=False)
+            assert check.verdict(trial, net.params) is None, (trial.name, seed)
+        assert "below the" in check.verdict(trial, untrained)
 
 
 @pytest.mark.parametrize(

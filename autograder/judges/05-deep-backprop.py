@@ -79,13 +79,19 @@ def circles_data():
 
 DATA = {"digits": digits_data, "circles": circles_data}
 
+#: Test accuracy a trained network must reach. A right implementation whose random draws differ
+#: from the reference's (another initialisation, another shuffle) is a different seed: over 100
+#: seeds of the reference, the digits trial at 30 epochs reaches 0.864 at the lowest (median 0.96;
+#: at 15 epochs, 5 seeds stayed under 0.9), and the circles trial 0.98.
+PASS = {"digits": 0.85, "circles": 0.9}
+
 
 def train_trials(rng):
     X_train, _, y_train, _ = digits_data()
     Xc_train, _, yc_train, _ = circles_data()
     return [
         Trial("digits, [64, 32, 10] relu", "train_network", (X_train, y_train, [64, 32, 10]),
-              {"epochs": 15, "lr": 0.1, "batch_size": 32, "seed": int(rng.integers(1000))}),
+              {"epochs": 30, "lr": 0.1, "batch_size": 32, "seed": int(rng.integers(1000))}),
         Trial("circles, [2, 16, 2] tanh", "train_network", (Xc_train, yc_train, [2, 16, 2]),
               {"epochs": 60, "lr": 0.3, "batch_size": 16, "activation": "tanh",
                "seed": int(rng.integers(1000))}),
@@ -93,7 +99,8 @@ def train_trials(rng):
 
 
 def train_verdict(trial, params):
-    """Right when the trained network reaches 90% on the held-out data, by a forward pass here."""
+    """Right when the trained network reaches :data:`PASS` on the held-out data, by a forward pass
+    here."""
     sizes = trial.args[2]
     if not isinstance(params, dict):
         return "train_network must return the dict of parameters"
@@ -104,14 +111,15 @@ def train_verdict(trial, params):
                 return f"params[{name!r}] must be a float array of shape {shape}"
             if not np.all(np.isfinite(p)):
                 return f"params[{name!r}] is not finite: the training diverged"
-    _, X_test, _, y_test = DATA["digits" if sizes[0] == 64 else "circles"]()
+    data = "digits" if sizes[0] == 64 else "circles"
+    _, X_test, _, y_test = DATA[data]()
     A = X_test
     activation = trial.kwargs.get("activation", "relu")
     for l in range(1, len(sizes)):
         Z = A @ params[f"W{l}"].T + params[f"b{l}"]
         A = g(Z, activation) if l < len(sizes) - 1 else Z
     accuracy = float(np.mean(A.argmax(axis=1) == y_test))
-    return None if accuracy >= 0.9 else f"test accuracy {accuracy:.3f}, below the 0.9 asked for"
+    return None if accuracy >= PASS[data] else f"test accuracy {accuracy:.3f}, below the {PASS[data]} asked for"
 
 
 CHECKS = [

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -123,6 +124,8 @@ def compare(got, expected, where: str, rtol: float, atol: float) -> str | None:
                 return problem
         return None
     if isinstance(expected, (tuple, list)):
+        if isinstance(got, np.ndarray) and got.ndim == 1 and all(map(_is_plain_number, expected)):
+            got = list(got)  # numbers in an array rather than a list: the same answer
         if not isinstance(got, (tuple, list)) or len(got) != len(expected):
             return f"{where}: expected {len(expected)} values, got {describe(got)}"
         for k, (g, e) in enumerate(zip(got, expected, strict=True)):
@@ -145,7 +148,8 @@ def _compare_numbers(got, expected, where, rtol, atol) -> str | None:
         return f"{where}: expected an array of shape {exp.shape}, got {describe(got)}"
     if arr.shape != exp.shape:
         return f"{where}: expected shape {exp.shape}, got shape {arr.shape}"
-    if exp.dtype.kind in "iub" and arr.dtype.kind == "f" and expected_is_array:
+    if expected_is_array and (exp.dtype.kind in "iub" and arr.dtype.kind == "f"
+                              or exp.dtype.kind in "iu" and arr.dtype.kind == "b"):
         return f"{where}: expected an integer array (dtype {exp.dtype}), got dtype {arr.dtype}"
     if exp.dtype.kind == "f" and arr.dtype.kind == "b":
         return f"{where}: expected numbers, got booleans"
@@ -160,6 +164,12 @@ def _compare_numbers(got, expected, where, rtol, atol) -> str | None:
     at = f" first differs at index {first}:" if first else ""
     return (f"{where}:{at} expected {exp[first]:.6g}, got {arr[first]:.6g} "
             f"(max relative error {worst:.3g})")
+
+
+def _is_plain_number(value) -> bool:
+    """A real number, as Python or numpy writes it (bools excluded)."""
+    return (isinstance(value, (numbers.Real, np.number)) and not isinstance(value, (bool, np.bool_))
+            and np.ndim(value) == 0)
 
 
 # -- delegation ----------------------------------------------------------------------------------

@@ -29,13 +29,15 @@ def encode(value, arrays: dict[str, np.ndarray]):
     if type(value) is float:
         return {"kind": "float", "value": value if math.isfinite(value) else repr(value)}
     if isinstance(value, (np.generic, np.ndarray)):
-        array = np.array(value, copy=True)  # a plain ndarray, whatever subclass came in
+        # A plain C-ordered ndarray, whatever subclass came in; a 0-d one stays 0-d (a numpy scalar
+        # is as good an answer as a float, and np.ascontiguousarray would make it shape (1,)).
+        array = np.array(value, copy=True, order="C")
         if array.dtype.kind not in "biuf":
             return {"kind": "unsupported", "type": f"array of dtype {array.dtype}"}
         if array.size > MAX_ELEMENTS:
             return {"kind": "unsupported", "type": f"array of {array.size} elements"}
         key = f"a{len(arrays)}"
-        arrays[key] = np.ascontiguousarray(array).view(type=np.ndarray)
+        arrays[key] = array
         return {"kind": "array", "key": key, "scalar": isinstance(value, np.generic)}
     if type(value) in (tuple, list):
         return {"kind": type(value).__name__, "items": [encode(v, arrays) for v in value]}
