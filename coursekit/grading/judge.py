@@ -158,12 +158,14 @@ def _compare_numbers(got, expected, where, rtol, atol) -> str | None:
     if close.all():
         return None
     first = tuple(int(i) for i in np.argwhere(~close)[0]) if arr.ndim else ()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        rel = np.abs(arr - exp) / np.maximum(np.abs(exp), atol)
-    worst = float(np.nanmax(np.where(close, 0.0, rel)))
     at = f" first differs at index {first}:" if first else ""
-    return (f"{where}:{at} expected {exp[first]:.6g}, got {arr[first]:.6g} "
-            f"(max relative error {worst:.3g})")
+    off = ~close & (np.abs(exp) > atol)  # a relative error means nothing where 0 is expected
+    with np.errstate(invalid="ignore"):
+        if off.any():
+            error = f"max relative error {np.max(np.abs(arr - exp)[off] / np.abs(exp)[off]):.3g}"
+        else:
+            error = f"max absolute error {np.max(np.abs(arr - exp)[~close]):.3g}"
+    return f"{where}:{at} expected {exp[first]:.6g}, got {arr[first]:.6g} ({error})"
 
 
 def _is_plain_number(value) -> bool:
