@@ -172,8 +172,23 @@ def _check_outputs(got, expected, outputs, where, rtol, atol) -> None:
 
 def _check_unchanged(args, original_args, kwargs, original_kwargs, where) -> None:
     for i, (after, before) in enumerate(zip(args, original_args, strict=True)):
-        if isinstance(before, np.ndarray) and not np.array_equal(after, before):
-            raise CheckFailure(f"{where}: argument {i} was modified in place; return a new array instead")
+        if _changed(after, before):
+            raise CheckFailure(f"{where}: argument {i} was modified in place; return new values instead")
     for key, before in original_kwargs.items():
-        if isinstance(before, np.ndarray) and not np.array_equal(kwargs[key], before):
-            raise CheckFailure(f"{where}: argument {key!r} was modified in place; return a new array instead")
+        if _changed(kwargs[key], before):
+            raise CheckFailure(f"{where}: argument {key!r} was modified in place; return new values instead")
+
+
+def _changed(after, before) -> bool:
+    """Whether an argument differs from the copy taken before the call: its arrays, and the lists,
+    tuples and dicts holding them (a list of caches popped empty, say), compared all the way down."""
+    if isinstance(before, np.ndarray):
+        return not (isinstance(after, np.ndarray) and after.shape == before.shape
+                    and np.array_equal(after, before, equal_nan=before.dtype.kind in "fc"))
+    if isinstance(before, (list, tuple)):
+        return (type(after) is not type(before) or len(after) != len(before)
+                or any(map(_changed, after, before)))
+    if isinstance(before, dict):
+        return (not isinstance(after, dict) or after.keys() != before.keys()
+                or any(_changed(after[k], before[k]) for k in before))
+    return False  # numbers and other values cannot be changed in place

@@ -140,6 +140,21 @@ def test_an_answer_given_as_a_numpy_scalar_earns_its_points(monkeypatch, tmp_pat
     assert wrong.score == 0.0
 
 
+def test_a_gradient_step_for_two_layers_only_is_caught(monkeypatch, tmp_path):
+    def reference(params, grads, lr):
+        return {name: p - lr * grads[name] for name, p in params.items()}
+
+    def two_layers_only(params, grads, lr):
+        return {name: params[name] - lr * grads[name] for name in ("W1", "b1", "W2", "b2")}
+
+    right = judged("04-two-layer", "test_gradient_step", {"gradient_step": reference},
+                   {"gradient_step": reference}, monkeypatch, tmp_path)
+    assert right.score == 2.0, right.failures
+    wrong = judged("04-two-layer", "test_gradient_step", {"gradient_step": reference},
+                   {"gradient_step": two_layers_only}, monkeypatch, tmp_path)
+    assert wrong.score == 0.0 and [f.trial for f in wrong.failures] == ["three layers, keys last to first"]
+
+
 def test_xor_parameters_as_nested_lists_earn_their_points(monkeypatch, tmp_path):
     def as_lists():
         return [[1, -1], [-1, 1]], [0, 0], [[1, 1]], [0]
@@ -156,8 +171,8 @@ def test_xor_parameters_as_nested_lists_earn_their_points(monkeypatch, tmp_path)
 def test_a_right_training_loop_passes_whatever_its_random_draws():
     # The library's MLP and train, seeded differently from the reference: another student's draws.
     from coursekit import MLP
-    from coursekit.training import train
     from coursekit.grading.judge import load_checks
+    from coursekit.training import train
 
     check = {c.grade_id: c for c in load_checks(ROOT / "autograder" / "judges" / "05-deep-backprop.py")}[
         "test_train_network"]
@@ -206,7 +221,17 @@ def test_changing_an_input_in_place_fails_the_trial():
     trials = check.draw()
     mutated = [{"out": np.ones(2), "args_after": [[np.zeros(2)], {}], "error": None, "delegated": []}]
     result = judge_question(check, 2, trials, mutated, [{"out": np.ones(2), "error": None}], "")
-    assert result.score == 0 and "in place" in result.failures[0].message
+    assert result.score == 0 and result.failures[0].message == (
+        "changed its argument 0 in place; return new values instead")
+    # a list of arrays (caches) popped, and a keyword argument, are named too
+    draw = lambda rng: [Trial("t", "g", (1.0, [np.ones(2), np.ones(2)]), {"lr": np.ones(1)})]
+    check = Check("test_g", draw, seed=0)
+    trials = check.draw()
+    for after, named in (([[1.0, [np.ones(2)]], {"lr": np.ones(1)}], "argument 1"),
+                         ([[1.0, [np.ones(2), np.ones(2)]], {"lr": np.zeros(1)}], "argument 'lr'")):
+        got = [{"out": 1.0, "args_after": after, "error": None, "delegated": []}]
+        result = judge_question(check, 2, trials, got, [{"out": 1.0, "error": None}], "")
+        assert result.score == 0 and f"changed its {named} in place" in result.failures[0].message
 
 
 def test_without_bubblewrap_grading_warns_and_goes_on(monkeypatch, tmp_path):

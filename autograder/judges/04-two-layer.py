@@ -51,6 +51,11 @@ def step_trials(rng):
         grads = {name: rng.normal(size=p.shape) for name, p in params.items()}
         lr = float(rng.uniform(0.01, 2.0))
         trials.append(Trial(f"random step {k}", "gradient_step", (params, grads, lr)))
+    # "every key of params": a network of three layers, and keys in another order
+    params = {**network(rng, 3, 4, 2, 1.0), "W3": rng.normal(size=(1, 2)), "b3": rng.normal(size=1)}
+    params = dict(reversed(params.items()))
+    grads = {name: rng.normal(size=p.shape) for name, p in params.items()}
+    trials.append(Trial("three layers, keys last to first", "gradient_step", (params, grads, 0.5)))
     return trials
 
 

@@ -168,6 +168,22 @@ def _compare_numbers(got, expected, where, rtol, atol) -> str | None:
     return f"{where}:{at} expected {exp[first]:.6g}, got {arr[first]:.6g} ({error})"
 
 
+def _changed_argument(after, trial: Trial) -> str | None:
+    """The first argument (by position, or by name) the call left different from the trial's."""
+    before = [list(trial.args), dict(trial.kwargs)]
+    if not (isinstance(after, list) and len(after) == 2 and isinstance(after[0], list)
+            and isinstance(after[1], dict) and len(after[0]) == len(before[0])
+            and after[1].keys() == before[1].keys()):
+        return "list" if compare(after, before, "arguments", 0.0, 0.0) else None
+    for i, (a, b) in enumerate(zip(after[0], before[0], strict=True)):
+        if compare(a, b, "argument", 0.0, 0.0):
+            return str(i)
+    for key, b in before[1].items():
+        if compare(after[1][key], b, "argument", 0.0, 0.0):
+            return repr(key)
+    return None
+
+
 def _is_plain_number(value) -> bool:
     """A real number, as Python or numpy writes it (bools excluded)."""
     return (isinstance(value, (numbers.Real, np.number)) and not isinstance(value, (bool, np.bool_))
@@ -270,7 +286,8 @@ def _trial_problem(check: Check, trial: Trial, got: dict, ref: dict | None) -> C
         return CaseFailure(trial.name, problem, expected=describe(ref["out"]), got=describe(output))
     after = got.get("args_after")
     if after is not None:
-        before = [list(trial.args), dict(trial.kwargs)]
-        if compare(after, before, "arguments", 0.0, 0.0):
-            return CaseFailure(trial.name, "changed its input arguments in place; return new arrays instead")
+        changed = _changed_argument(after, trial)
+        if changed is not None:
+            return CaseFailure(trial.name,
+                               f"changed its argument {changed} in place; return new values instead")
     return None
