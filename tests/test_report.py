@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 
 from coursekit.grading import report
-from coursekit.grading.intake import LMS_LATE_NOTE
+from coursekit.grading.intake import ABSENT, LMS_LATE_NOTE
 from coursekit.grading.pipeline import GradingRun, Question, StudentResult
 from coursekit.grading.report import write_report
 
@@ -130,6 +130,7 @@ def test_header_has_the_class_summary(page):
     assert summary["median score"] == f"{statistics.median(totals):.2f} / 10" == "5.00 / 10"
     assert summary["max score"] == "10"
     assert summary["failed to run"] == "3" and summary["flags"] == "5"
+    assert summary["handed in nothing"] == "0"
     assert summary["generated"][:2] == "20"
     assert "01-perceptron" in "".join(page.text)
 
@@ -171,6 +172,15 @@ def test_slowest_submissions_are_listed_slowest_first(tmp_path):
     assert rows[1]["score"] == "3.5 / 10"
     _, page = render(tmp_path, make_run(tmp_path), slowest=0)
     assert "slowest" not in page.tables
+
+
+def test_students_who_handed_in_nothing_are_not_counted_as_failed_to_run(tmp_path):
+    absent = ({"q_predict": 0, "q_update": 0, "q_train": 0}, 0.0,
+              [f"perceptron.ipynb: {ABSENT}"], ["not on the roster"], [])
+    _, page = render(tmp_path, make_run(tmp_path, students={**CLASS, "zed": absent}))
+    summary = dict(page.tables["header"][0])
+    assert summary["handed in nothing"] == "1" and summary["failed to run"] == "3"
+    assert "zed" not in {row["student"] for row in page.table("failed")}
 
 
 def test_failed_submissions_appear_with_their_reasons(page):

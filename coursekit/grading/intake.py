@@ -49,6 +49,9 @@ MOODLE_PATTERN = (
     r"(?P<student>[^/]+?)_(?P<participant_id>\d+)_assignsubmission_file_/(?:.*/)?(?P<filename>[^/]+)"
 )
 
+#: Why a student on the roster who handed in nothing has no notebook.
+ABSENT = "no submission handed in"
+
 #: The note of a submission that the LMS's file name marks late (Canvas's ``late`` in the name).
 LMS_LATE_NOTE = "the LMS marked this submission late"
 
@@ -636,7 +639,7 @@ def _apply_roster(found: dict[str, Submission], roster: list[str], names: list[s
     for listed in roster:
         student = listed if listed in found else by_key.get(listed.casefold())
         if student is None or student not in found:  # absent, or already taken by another id
-            result[listed] = Submission(listed, failures={name: "no submission handed in" for name in names})
+            result[listed] = Submission(listed, failures=dict.fromkeys(names, ABSENT))
             continue
         submission = found.pop(student)
         if student != listed:

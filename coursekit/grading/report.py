@@ -27,7 +27,7 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
 
-from coursekit.grading.intake import LMS_LATE_NOTE
+from coursekit.grading.intake import ABSENT, LMS_LATE_NOTE
 
 if TYPE_CHECKING:  # the pipeline imports this module to write its report
     from coursekit.grading.pipeline import GradingRun, StudentResult
@@ -112,10 +112,19 @@ def question_stats(run: GradingRun) -> list[QuestionStats]:
     return stats
 
 
+def absent(run: GradingRun) -> list[str]:
+    """The students on the roster who handed in nothing."""
+    return [r.student for r in run.results if r.problems and all(p.endswith(ABSENT) for p in r.problems)]
+
+
 def failed_runs(run: GradingRun) -> list[FailedRun]:
-    """Submissions that failed to run: their problems, and notes of a time-out or a dead kernel."""
+    """Submissions that failed to run: their problems, and notes of a time-out or a dead kernel.
+    Students who handed in nothing are counted apart (:func:`absent`)."""
     failed = []
+    nothing = set(absent(run))
     for r in run.results:
+        if r.student in nothing:
+            continue
         reasons = list(r.problems) + [n for n in r.notes if _RUN_FAILURE.search(n)]
         if reasons:
             failed.append(FailedRun(r.student, r.score, reasons))
@@ -172,7 +181,7 @@ def render_report(run: GradingRun, slowest: int = 10) -> str:
     failed = failed_runs(run)
     flags = flagged(run)
     body = [
-        _header(run, len(failed), len(flags)),
+        _header(run, len(failed), len(flags), len(absent(run))),
         "<nav><a href='#distribution'>distribution</a><a href='#questions'>questions</a>"
         "<a href='#slowest'>slowest</a><a href='#failed'>failed to run</a><a href='#flagged'>flagged</a>"
         "<a href='#skipped'>skipped</a></nav>",
@@ -191,7 +200,7 @@ def render_report(run: GradingRun, slowest: int = 10) -> str:
 # -- sections ---------------------------------------------------------------------------------------
 
 
-def _header(run: GradingRun, n_failed: int, n_flags: int) -> str:
+def _header(run: GradingRun, n_failed: int, n_flags: int, n_absent: int) -> str:
     scores = np.array([r.score for r in run.results], dtype=float)
     top = _max_score(run)
     mean = f"{scores.mean():.2f} / {top:g}" if scores.size else "&mdash;"
@@ -203,6 +212,7 @@ def _header(run: GradingRun, n_failed: int, n_flags: int) -> str:
         ("median score", median),
         ("max score", f"{top:g}"),
         ("questions", f"{len(run.questions)}"),
+        ("handed in nothing", f"{n_absent}"),
         ("failed to run", f"{n_failed}"),
         ("flags", f"{n_flags}"),
         ("results reused from an earlier run", f"{len(run.reused)}"),
