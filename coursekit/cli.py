@@ -72,8 +72,8 @@ def cmd_grade(args) -> int:
         base = Path(args.out or "graded")
     else:
         jobs, base = [(args.assignment, Path(args.submissions))], None
-    # A student's code sees neither the class's other hand-ins nor their grades.
-    others = [path for _, path in jobs] + ([base / a for a, _ in jobs] if base else [])
+    # A student's code sees neither the class's other hand-ins nor their grades, earlier ones too.
+    others = [path for _, path in jobs] + ([base / a for a in course.assignments()] if base else [])
     for assignment, submissions in jobs:
         out = base / assignment if base else Path(args.out or f"graded-{assignment}")
         run = grade(assignment, submissions, out, course, hide=others, **options)
@@ -92,7 +92,7 @@ def _due(text: str):
         due = datetime.fromisoformat(text)
     except ValueError:
         due = None
-    if due is None or not re.search(r"\d[T ]\d", text):  # a bare date would mean its first minute
+    if due is None or not re.search(r"\d[Tt ]\d", text):  # a bare date would mean its first minute
         raise argparse.ArgumentTypeError(
             f"--due must be a date and time like 2026-11-20T23:59, got {text!r}")
     return due
@@ -174,7 +174,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return args.func(args)
     except (CourseError, IntakeError, OptionError, argparse.ArgumentTypeError) as error:
-        print(f"coursekit: {error}", file=sys.stderr)
+        from coursekit.grading.pipeline import printable  # a zip entry's name may be in the message
+
+        print(f"coursekit: {printable(str(error))}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("coursekit: interrupted. Every result saved so far is kept: run the same command again "

@@ -353,8 +353,9 @@ def test_grade_all_hides_the_other_assignments_and_refuses_one_due_date(tmp_path
     assert [args[:2] for args, _ in calls] == [("01-perceptron", hand_ins / "01-perceptron"),
                                                ("02-xor", hand_ins / "02-xor.zip")]
     for _, kwargs in calls:
+        # every assignment's grades, those of an earlier run included
         assert kwargs["hide"] == [hand_ins / "01-perceptron", hand_ins / "02-xor.zip",
-                                  tmp_path / "g" / "01-perceptron", tmp_path / "g" / "02-xor"]
+                                  *(tmp_path / "g" / a for a in COURSE.assignments())]
     calls.clear()
     assert cli.main([*common, "--due", "2026-11-20T23:59"]) == 2
     assert calls == [] and "--due is one assignment's deadline" in capsys.readouterr().err
@@ -379,6 +380,21 @@ def test_folders_to_hide_reach_every_students_sandbox(demo, tmp_path, monkeypatc
     assert len(tasks) == len(EXPECTED)
     assert all(str(tmp_path / "02-xor") in task.hidden for task in tasks)
     assert all(str((root / "submissions").resolve()) in task.hidden for task in tasks)
+
+
+def test_an_error_naming_a_zip_entry_does_not_drive_the_terminal(tmp_path):
+    import zipfile
+
+    with zipfile.ZipFile(tmp_path / "class.zip", "w") as z:
+        z.writestr("\x1b[2J\x1b]0;owned\x07.txt", "not a notebook")
+    done = subprocess.run(
+        [sys.executable, "-m", "coursekit.cli", "--course", str(ROOT / "autograder"), "grade", ASSIGNMENT,
+         str(tmp_path / "class.zip"), "--out", str(tmp_path / "out")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 2 and "no submissions found" in done.stderr
+    assert "\x1b" not in done.stderr and "\x07" not in done.stderr
+    assert "\\x1b[2J\\x1b]0;owned\\x07.txt" in done.stderr
 
 
 def test_linked_files_are_not_copied_and_odd_metadata_is_flagged(demo, tmp_path):

@@ -313,42 +313,70 @@ def test_an_entry_whose_name_is_too_long_to_extract_is_reported(tmp_path):
     assert subs[0].failures == {"perceptron": "no perceptron.ipynb handed in"}  # and skipped says why
 
 
-def test_a_second_copy_of_a_notebook_no_newer_is_skipped(tmp_path):
+def test_of_two_entries_of_one_name_the_one_handed_in_later_is_graded(tmp_path):
+    # Canvas's submission ids grow with time; its entry times are all the zip's.
+    later = NOTEBOOK.replace("1 + 1", "2 + 2")
+    archive = make_zip(tmp_path / "c.zip", [
+        ("ann_1_9_perceptron.ipynb", later, MAY_1),
+        ("ann_1_3_perceptron.ipynb", NOTEBOOK, (2024, 5, 2, 9, 0, 0)),
+        ("bob_2_4_perceptron.ipynb", NOTEBOOK, MAY_1),
+        ("bob_2_5_perceptron.ipynb", later, MAY_1),
+    ])
+    subs, skipped = collect(archive, ["perceptron"], workdir=tmp_path / "w", tz=UTC)
+    assert skipped == [
+        "ann_1_3_perceptron.ipynb: a second perceptron.ipynb for ann, not handed in later than the one "
+        "graded; not used",
+        "bob_2_4_perceptron.ipynb: a later perceptron.ipynb for bob is graded instead "
+        "(bob_2_5_perceptron.ipynb)",
+    ]
+    assert [s.notebooks["perceptron"].read_text() for s in subs] == [later, later]
+    assert files_under(tmp_path / "w") == ["ann/perceptron.ipynb", "bob/perceptron.ipynb"]
+
+
+def test_without_submission_ids_the_zips_times_order_two_entries(tmp_path):
+    later = NOTEBOOK.replace("1 + 1", "2 + 2")
+    with pytest.warns(UserWarning, match="Duplicate name"):  # a zip may hold one name twice
+        archive = make_zip(tmp_path / "c.zip", [
+            ("ann/perceptron.ipynb", NOTEBOOK, (2024, 5, 2, 9, 0, 0)),
+            ("ann/perceptron.ipynb", later, MAY_1),  # handed in earlier: not used
+            ("bob/perceptron.ipynb", NOTEBOOK, MAY_1),
+            ("bob/perceptron.ipynb", later, (2024, 5, 2, 9, 0, 0)),
+        ])
+    subs, _ = collect(archive, ["perceptron"], workdir=tmp_path / "w", tz=UTC,
+                      pattern=r"(?P<student>[^/]+)/(?P<filename>[^/]+)")
+    assert [s.notebooks["perceptron"].read_text() for s in subs] == [NOTEBOOK, later]
+
+
+def test_a_later_copy_that_cannot_be_graded_leaves_the_earlier_one(tmp_path):
     archive = make_zip(tmp_path / "c.zip", [
         ("ann_1_2_perceptron.ipynb", NOTEBOOK, MAY_1),
-        ("ann_1_3_perceptron.ipynb", "{}", MAY_1),
+        ("ann_1_3_perceptron.ipynb", "x" * 5000, MAY_1),
+        ("ann_1_4_perceptron.ipynb", "{}", MAY_1),
     ])
-    (sub,), skipped = collect(archive, ["perceptron"], workdir=tmp_path / "w")
-    assert skipped == ["ann_1_3_perceptron.ipynb: a second perceptron.ipynb for ann, not newer than the "
-                       "one graded; not used"]
+    (sub,), skipped = collect(archive, ["perceptron"], workdir=tmp_path / "w", tz=UTC,
+                              max_entry_bytes=4000)
+    assert skipped == [
+        "ann_1_3_perceptron.ipynb: a later perceptron.ipynb for ann, not used (5000 bytes uncompressed, "
+        "over the cap of 4000 bytes per file); the earlier one is graded",
+        "ann_1_4_perceptron.ipynb: a later perceptron.ipynb for ann, not used (not a valid notebook: no "
+        "list of cells); the earlier one is graded",
+    ]
     assert sub.notebooks["perceptron"].read_text() == NOTEBOOK
-
-
-def test_a_newer_copy_of_a_notebook_later_in_the_zip_is_graded(tmp_path):
-    newer = NOTEBOOK.replace("1 + 1", "2 + 2")
-    archive = make_zip(tmp_path / "c.zip", [
-        ("ann_1_2_perceptron.ipynb", NOTEBOOK, MAY_1),
-        ("ann_1_3_perceptron.ipynb", newer, (2024, 5, 2, 9, 0, 0)),
-    ])
-    (sub,), skipped = collect(archive, ["perceptron"], workdir=tmp_path / "w", tz=UTC)
-    assert skipped == ["ann_1_2_perceptron.ipynb: a newer perceptron.ipynb for ann is graded instead "
-                       "(ann_1_3_perceptron.ipynb)"]
-    assert sub.notebooks["perceptron"].read_text() == newer
-    assert sub.submitted_at == datetime(2024, 5, 2, 9, 0, tzinfo=UTC)
     assert files_under(tmp_path / "w") == ["ann/perceptron.ipynb"]
 
 
-def test_a_newer_copy_that_cannot_be_read_leaves_the_earlier_one_graded(tmp_path):
-    archive = make_zip(tmp_path / "c.zip", [
-        ("ann_1_2_perceptron.ipynb", NOTEBOOK, MAY_1),
-        ("ann_1_3_perceptron.ipynb", "x" * 5000, (2024, 5, 2, 9, 0, 0)),
-    ])
-    (sub,), skipped = collect(archive, ["perceptron"], workdir=tmp_path / "w", tz=UTC,
-                           max_entry_bytes=4000)
-    assert skipped == ["ann_1_3_perceptron.ipynb: a newer perceptron.ipynb for ann, not used (5000 bytes "
-                       "uncompressed, over the cap of 4000 bytes per file); the earlier one is graded"]
-    assert sub.notebooks["perceptron"].read_text() == NOTEBOOK
-    assert sub.submitted_at == datetime(*MAY_1, tzinfo=UTC)
+def test_two_copies_in_a_zip_extracted_to_a_relative_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    archive = make_zip(tmp_path / "c.zip", [("ann_1_2_perceptron.ipynb", NOTEBOOK, MAY_1),
+                                            ("ann_1_3_perceptron.IPYNB", NOTEBOOK, MAY_1)])
+    (sub,), _ = collect(archive, ["perceptron"], workdir="w")
+    assert sub.notes == ["perceptron.ipynb handed in 2 times; graded perceptron.IPYNB"]
+
+
+def test_an_id_too_long_to_name_a_file_falls_back_to_the_lms_id(tmp_path):
+    archive = make_zip(tmp_path / "c.zip", [("张" * 90 + "_55_1_perceptron.ipynb", NOTEBOOK, MAY_1)])
+    (sub,), skipped = collect(archive, ["perceptron"], workdir=tmp_path / "w")
+    assert sub.student == "55" and skipped == [] and sub.failures == {}
 
 
 def test_broken_notebooks_in_a_zip_are_reported(tmp_path):
@@ -436,6 +464,17 @@ def test_a_roster_id_finds_a_folder_in_another_case(tmp_path):
     roster.write_text("id\nerin\n")
     (sub,), _ = collect(tmp_path / "subs", ["perceptron"], roster=roster)
     assert sub.student == "erin" and sub.notes == ["handed in as Erin"] and sub.failures == {}
+
+
+def test_a_roster_matches_exact_ids_before_looser_ones(tmp_path):
+    write_nb(tmp_path / "subs" / "ada" / "perceptron.ipynb")
+    write_nb(tmp_path / "subs" / "Bo" / "perceptron.ipynb")
+    roster = tmp_path / "r.csv"
+    roster.write_text("id\nAda\nada\nbo\n")
+    by = {s.student: s for s in collect(tmp_path / "subs", ["perceptron"], roster=roster)[0]}
+    assert by["ada"].failures == {} and by["ada"].notes == []
+    assert by["Ada"].failures == {"perceptron": "no submission handed in"}
+    assert by["bo"].notes == ["handed in as Bo"]
 
 
 def test_a_roster_does_not_stand_in_for_missing_submissions(tmp_path):

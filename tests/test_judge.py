@@ -70,8 +70,11 @@ def test_an_array_subclass_is_recorded_as_a_plain_array(tmp_path):
         (3.0, np.array([3.0]), "expected an array of shape (1,)"),
         (np.array([True, False]), np.array([1.0, 0.0]), "expected numbers, got booleans"),
         ("3", 3.0, "expected 3.0, got '3'"),
-        (np.array([0.5, 0.0]), np.array([0.0, 0.0]), "expected 0, got 0.5 (max absolute error 0.5)"),
-        (np.array([0.5, 2.0]), np.array([0.0, 1.0]), "expected 0, got 0.5 (max relative error 1)"),
+        (np.array([0.5, 0.0]), np.array([0.0, 0.0]), "expected 0, got 0.5 (absolute error 0.5)"),
+        (np.array([1e6, 1.0001]), np.array([0.0, 1.0]), "expected 0, got 1e+06 (absolute error 1e+06)"),
+        (np.array([1.0, 3.0]), np.array([1.0, 2.0]), "expected 2, got 3 (relative error 0.5)"),
+        (np.array([np.nan, 1.0]), np.array([1.0, 1.0]), "expected 1, got nan (not a finite number)"),
+        (np.array([True, False]), [1, 0], "expected 2 values, got array"),
     ],
 )
 def test_comparison_says_what_differs(got, expected, message):

@@ -268,6 +268,9 @@ def test_the_clip_note_goes_once_the_learner_moves_the_slider():
     explorer.sliders["lr"].value = 0.01  # as the front end does
     explorer.step()
     assert not explorer.clipped and "clipped" not in explorer.readout.value
+    explorer.sliders["lr"].value = 10.0  # back to the end of the range, by the learner's hand
+    explorer.step()
+    assert not explorer.clipped and "clipped" not in explorer.readout.value
 
 
 def test_a_diverging_run_keeps_drawing_and_says_so():

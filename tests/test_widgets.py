@@ -158,8 +158,8 @@ def test_starting_values_beyond_the_sliders_are_clipped_and_flagged(cls, kwargs)
 def test_a_slider_value_that_is_not_a_number_is_refused():
     explorer = PerceptronExplorer(gate="AND", w=(1.0, 1.0), b=-1.5)
     with pytest.raises(ValueError, match="b must be a number, got nan"):
-        explorer.set_sliders({"b": float("nan")})
-    assert explorer.sliders["b"].value == -1.5
+        explorer.set_sliders({"w1": 0.5, "b": float("nan")})
+    assert explorer.sliders["b"].value == -1.5 and explorer.sliders["w1"].value == 1.0  # nothing moved
 
 
 @pytest.mark.parametrize("name", EXPLORERS)

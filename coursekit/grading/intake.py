@@ -33,6 +33,13 @@ import nbformat
 #: digits or ``_.@+-``. It names files and folders, so it holds no space, slash or dot first.
 STUDENT_ID = re.compile(r"[^\W_][\w.@+-]{0,99}")
 ID_RULE = "letters, digits, _.@+-"
+#: Bytes an id may take: it names files (``results/<id>.tmp<pid>``) within the usual 255.
+MAX_ID_BYTES = 200
+
+
+def usable_id(student: str) -> bool:
+    """Whether ``student`` is a :data:`STUDENT_ID` short enough to name files."""
+    return bool(STUDENT_ID.fullmatch(student)) and len(student.encode()) <= MAX_ID_BYTES
 
 #: Canvas ("Download Submissions"): a flat zip of files named
 #: ``<name>_[late_]<user id>_<submission id>_<original file name>``, e.g.
@@ -217,7 +224,7 @@ def _collect_folder(root: Path, names: list[str]) -> tuple[dict[str, Submission]
         else:
             skipped.append(f"{entry.name}: not a folder or a .ipynb file")
             continue
-        if not STUDENT_ID.fullmatch(student):
+        if not usable_id(student):
             skipped.append(f"{entry.name}: {student!r} is not a usable student id ({ID_RULE})")
             continue
         if student in found:
@@ -283,7 +290,7 @@ def _collect_zip(path: Path, names: list[str], pattern: re.Pattern[str], workdir
             unzipper.take(info)
     found = {}
     for student, files in unzipper.files.items():
-        submission = _match(student, sorted(files), names, loose=False, base=out / student)
+        submission = _match(student, sorted(files), names, loose=False, base=unzipper.root / student)
         for name, problem in unzipper.unreadable.get(student, {}).items():
             if name in submission.failures:  # say why, rather than that nothing was handed in
                 submission.failures[name] = f"{name}.ipynb {problem}"
@@ -309,6 +316,7 @@ class _Unzipper:
     files: dict[str, list[Path]] = field(default_factory=dict)
     times: dict[Path, datetime] = field(default_factory=dict)  # each extracted file's, from the zip
     entries: dict[Path, str] = field(default_factory=dict)  # each extracted file's name in the zip
+    ranks: dict[Path, tuple | None] = field(default_factory=dict)  # each one's place in hand-in order
     unreadable: dict[str, dict[str, str]] = field(default_factory=dict)  # student -> stem -> why
     owners: dict[str, str] = field(default_factory=dict)  # student id -> whose: LMS id, or name
     lms_ids: dict[str, str] = field(default_factory=dict)  # student id -> the LMS's user id
@@ -335,9 +343,9 @@ class _Unzipper:
         """The student id an entry gives, and whose it is (the LMS user id, or the name)."""
         raw, lms_id = match.group("student"), _lms_id(match)
         student = normalise_student(raw)
-        if lms_id and (not STUDENT_ID.fullmatch(student) or student in self.shared_names):
+        if lms_id and (not usable_id(student) or student in self.shared_names):
             # A name of no usable letters, or one that two users share: the user id tells them apart.
-            student = f"{student}_{lms_id}" if STUDENT_ID.fullmatch(student) else lms_id
+            student = f"{student}_{lms_id}" if usable_id(f"{student}_{lms_id}") else lms_id
         return student, lms_id or raw
 
     def take(self, info: zipfile.ZipInfo) -> None:
@@ -362,7 +370,7 @@ class _Unzipper:
             return f"does not match the submission pattern {self.pattern.pattern!r}"
         raw = match.group("student")
         student, owner = self._student(match)
-        if not STUDENT_ID.fullmatch(student):
+        if not usable_id(student):
             return f"{raw!r} does not give a usable student id ({ID_RULE})"
         first_owner = self.owners.setdefault(student, owner)
         if first_owner != owner:
@@ -377,36 +385,44 @@ class _Unzipper:
             return "not a .ipynb file"
         target = self.root / student / filename
         when = _zip_time(info, self.tz)
+        # Which of two entries of one name was handed in later: the LMS's submission ids grow with
+        # time; without them, the zip's times (an LMS may write its own there).
+        submission_id = match.groupdict().get("submission_id")
+        rank = (int(submission_id),) if submission_id else (when,) if when else None
         if target in files:
-            return self._take_again(info, target, when)
+            return self._take_again(info, target, when, rank)
         problem = self._extract(info, target)
         if problem:  # the student did hand it in: their failure will say why it is not graded
             self.unreadable.setdefault(student, {})[target.stem] = problem
             return problem
         files.append(target)
-        self.entries[target] = info.filename
+        self.entries[target], self.ranks[target] = info.filename, rank
         if when is not None:
             self.times[target] = when
         return None
 
-    def _take_again(self, info: zipfile.ZipInfo, target: Path, when: datetime | None) -> str | None:
+    def _take_again(self, info: zipfile.ZipInfo, target: Path, when: datetime | None,
+                    rank: tuple | None) -> str | None:
         """A second entry for a file already extracted: the later hand-in is graded, as the LMS would.
 
-        The newer entry is extracted beside the first and only then put in its place, so that an
-        entry that cannot be read leaves the first one graded.
+        The later entry is extracted beside the first and put in its place only if it is a
+        readable notebook, so that a broken one leaves the first one graded.
         """
         student, filename = target.parent.name, target.name
-        earlier = self.times.get(target)
-        if when is None or earlier is None or when <= earlier:
-            return f"a second {filename} for {student}, not newer than the one graded; not used"
+        earlier = self.ranks.get(target)
+        if rank is None or earlier is None or rank <= earlier:
+            return f"a second {filename} for {student}, not handed in later than the one graded; not used"
         staging = target.with_name(target.name + ".newer")
-        problem = self._extract(info, staging)
+        problem = self._extract(info, staging) or unreadable_reason(staging)
         if problem:
-            return f"a newer {filename} for {student}, not used ({problem}); the earlier one is graded"
+            staging.unlink(missing_ok=True)
+            return f"a later {filename} for {student}, not used ({problem}); the earlier one is graded"
         staging.replace(target)
-        self.skipped.append(f"{self.entries[target]}: a newer {filename} for {student} is graded "
+        self.skipped.append(f"{self.entries[target]}: a later {filename} for {student} is graded "
                             f"instead ({info.filename})")
-        self.entries[target], self.times[target] = info.filename, when
+        self.entries[target], self.ranks[target] = info.filename, rank
+        if when is not None:
+            self.times[target] = when
         return None
 
     def _extract(self, info: zipfile.ZipInfo, target: Path) -> str | None:
@@ -616,7 +632,7 @@ def read_roster(path: str | Path) -> list[str]:
         student = (row.get(column) or "").strip()
         if not student:
             continue
-        if not STUDENT_ID.fullmatch(student):
+        if not usable_id(student):
             raise IntakeError(f"roster {path}, line {reader.line_num}: {student!r} is not a usable "
                               f"student id ({ID_RULE})")
         ids[student] = None
@@ -630,21 +646,26 @@ def _apply_roster(found: dict[str, Submission], roster: list[str], names: list[s
     A roster id finds its submission by the same id, the same id in another case, or (for a zip)
     the LMS user id of the submission; the submission then takes the roster's id.
     """
+    result: dict[str, Submission] = {}
+    for listed in roster:  # exact ids first, so that a looser match cannot take another's work
+        if listed in found:
+            result[listed] = found.pop(listed)
     by_key: dict[str, str] = {}
     for student in found:
         by_key.setdefault(student.casefold(), student)
     for student, lms_id in lms_ids.items():
-        by_key.setdefault(lms_id, student)
-    result: dict[str, Submission] = {}
+        if student in found:
+            by_key.setdefault(lms_id, student)
     for listed in roster:
-        student = listed if listed in found else by_key.get(listed.casefold())
+        if listed in result:
+            continue
+        student = by_key.get(listed.casefold())
         if student is None or student not in found:  # absent, or already taken by another id
             result[listed] = Submission(listed, failures=dict.fromkeys(names, ABSENT))
             continue
         submission = found.pop(student)
-        if student != listed:
-            submission.student = listed
-            submission.notes.append(f"handed in as {student}")
+        submission.student = listed
+        submission.notes.append(f"handed in as {student}")
         result[listed] = submission
     for student, submission in found.items():
         submission.notes.append("not on the roster")

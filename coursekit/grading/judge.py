@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import ast
 import importlib.util
-import numbers
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from coursekit.grading.record import Opaque
+from coursekit.grading.record import Opaque, is_number
 
 
 @dataclass
@@ -124,7 +123,8 @@ def compare(got, expected, where: str, rtol: float, atol: float) -> str | None:
                 return problem
         return None
     if isinstance(expected, (tuple, list)):
-        if isinstance(got, np.ndarray) and got.ndim == 1 and all(map(_is_plain_number, expected)):
+        if (isinstance(got, np.ndarray) and got.ndim == 1 and got.dtype.kind in "iuf"
+                and all(map(is_number, expected))):
             got = list(got)  # numbers in an array rather than a list: the same answer
         if not isinstance(got, (tuple, list)) or len(got) != len(expected):
             return f"{where}: expected {len(expected)} values, got {describe(got)}"
@@ -159,13 +159,14 @@ def _compare_numbers(got, expected, where, rtol, atol) -> str | None:
         return None
     first = tuple(int(i) for i in np.argwhere(~close)[0]) if arr.ndim else ()
     at = f" first differs at index {first}:" if first else ""
-    off = ~close & (np.abs(exp) > atol)  # a relative error means nothing where 0 is expected
-    with np.errstate(invalid="ignore"):
-        if off.any():
-            error = f"max relative error {np.max(np.abs(arr - exp)[off] / np.abs(exp)[off]):.3g}"
-        else:
-            error = f"max absolute error {np.max(np.abs(arr - exp)[~close]):.3g}"
-    return f"{where}:{at} expected {exp[first]:.6g}, got {arr[first]:.6g} ({error})"
+    e, a = exp[first], arr[first]
+    if not np.isfinite(a):
+        error = "not a finite number"
+    elif abs(e) > atol:
+        error = f"relative error {abs(a - e) / abs(e):.3g}"
+    else:  # a relative error means nothing where 0 is expected
+        error = f"absolute error {abs(a - e):.3g}"
+    return f"{where}:{at} expected {e:.6g}, got {a:.6g} ({error})"
 
 
 def _changed_argument(after, trial: Trial) -> str | None:
@@ -182,12 +183,6 @@ def _changed_argument(after, trial: Trial) -> str | None:
         if compare(after[1][key], b, "argument", 0.0, 0.0):
             return repr(key)
     return None
-
-
-def _is_plain_number(value) -> bool:
-    """A real number, as Python or numpy writes it (bools excluded)."""
-    return (isinstance(value, (numbers.Real, np.number)) and not isinstance(value, (bool, np.bool_))
-            and np.ndim(value) == 0)
 
 
 # -- delegation ----------------------------------------------------------------------------------

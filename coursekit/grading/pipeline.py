@@ -738,10 +738,10 @@ def summary_table(run: GradingRun) -> str:
     if run.skipped:
         lines.append("")
         lines.extend(f"skipped {s}" for s in run.skipped)
-    return "\n".join(_printable(line) for line in lines)
+    return "\n".join(printable(line) for line in lines)
 
 
-def _printable(text: str) -> str:
+def printable(text: str) -> str:
     """``text`` with control characters escaped: a file name in a zip or a student's error message
     must not drive the terminal (clear it, retitle it, hide lines)."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)

@@ -17,6 +17,7 @@ so moving a slider back and forth draws nothing static twice.
 from __future__ import annotations
 
 import base64
+import functools
 import math
 import struct
 import zlib
@@ -51,7 +52,9 @@ class Explorer:
         FigureCanvasAgg(self.fig)
         self.image = widgets.Image(format="png", layout=widgets.Layout(max_width="100%"))
         self.sliders: dict[str, widgets.Widget] = {}
-        self._clipped_at: dict[str, float] = {}  # slider -> the value a too large one was clipped to
+        self._clipped: set[str] = set()  # sliders given a value beyond their range, not moved since
+        self._watched: set[str] = set()  # sliders whose moves clear that
+        self._setting = False
         self._holds = 0
         self._png = b""
         self._backgrounds: OrderedDict = OrderedDict()  # full key -> picture of the static parts
@@ -183,21 +186,33 @@ class Explorer:
         ValueError
             If a value is NaN, which no slider can show.
         """
+        values = {name: float(value) for name, value in values.items()}
+        for name, value in values.items():  # before any slider moves
+            if math.isnan(value):
+                raise ValueError(f"{name} must be a number, got {value}")
         with self.hold():
-            self._clipped_at = {}
-            for name, value in values.items():
-                slider = self.sliders[name]
-                low, high = _slider_range(slider)
-                value = float(value)
-                if math.isnan(value):
-                    raise ValueError(f"{name} must be a number, got {value}")
-                slider.value = float(np.clip(value, low, high))
-                if not low <= value <= high:
-                    self._clipped_at[name] = slider.value
+            self._clipped = set()
+            self._setting = True
+            try:
+                for name, value in values.items():
+                    slider = self.sliders[name]
+                    low, high = _slider_range(slider)
+                    slider.value = float(np.clip(value, low, high))
+                    if not low <= value <= high:
+                        self._clipped.add(name)
+                    if name not in self._watched:
+                        slider.observe(functools.partial(self._slider_moved, name), "value")
+                        self._watched.add(name)
+            finally:
+                self._setting = False
+
+    def _slider_moved(self, name: str, change) -> None:
+        if not self._setting:  # the learner moved it: its clipped value is gone
+            self._clipped.discard(name)
 
     @property
     def clipped(self) -> bool:
-        return any(self.sliders[name].value == value for name, value in self._clipped_at.items())
+        return bool(self._clipped)
 
     def clip_note(self, advice: str = "") -> str:
         """HTML for the readout: a warning, with ``advice``, when the last values were clipped."""

@@ -93,8 +93,9 @@ class TileArtist(Artist):
 
     At the figure's dpi of :data:`BASE_DPI` each value of a tile covers ``zoom`` x ``zoom``
     pixels; at a whole multiple of that dpi (a high-resolution export) the squares grow with it,
-    and between multiples they keep the size of the multiple below, so that a tile never grows
-    past its place. Nothing is resampled, so a redraw costs next to nothing.
+    and between multiples they keep the size of the multiple below, so that above :data:`BASE_DPI`
+    a tile never grows past its place (below it, tiles keep their size and overlap). Nothing is
+    resampled, so a redraw costs next to nothing.
 
     Parameters
     ----------
