@@ -169,14 +169,12 @@ def main(argv: list[str] | None = None) -> int:
 
     args = parser.parse_args(argv)
     from coursekit.grading.course import CourseError
-    from coursekit.grading.intake import IntakeError, OptionError
+    from coursekit.grading.intake import IntakeError, OptionError, printable
 
     try:
         return args.func(args)
     except (CourseError, IntakeError, OptionError, argparse.ArgumentTypeError) as error:
-        from coursekit.grading.pipeline import printable  # a zip entry's name may be in the message
-
-        print(f"coursekit: {printable(str(error))}", file=sys.stderr)
+        print(f"coursekit: {printable(str(error))}", file=sys.stderr)  # a zip entry's name may be in it
         return 2
     except KeyboardInterrupt:
         print("coursekit: interrupted. Every result saved so far is kept: run the same command again "

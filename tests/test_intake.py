@@ -347,6 +347,19 @@ def test_without_submission_ids_the_zips_times_order_two_entries(tmp_path):
     assert [s.notebooks["perceptron"].read_text() for s in subs] == [NOTEBOOK, later]
 
 
+def test_an_entry_with_a_submission_id_and_one_without_are_not_ordered(tmp_path):
+    # An optional id group: one entry gives an id, the other only the zip's time.
+    archive = make_zip(tmp_path / "c.zip", [
+        ("ann/7/perceptron.ipynb", NOTEBOOK, MAY_1),
+        ("ann/perceptron.ipynb", NOTEBOOK.replace("1 + 1", "2 + 2"), (2024, 5, 2, 9, 0, 0)),
+    ])
+    (sub,), skipped = collect(archive, ["perceptron"], workdir=tmp_path / "w",
+                              pattern=r"(?P<student>[^/]+)/(?:(?P<submission_id>\d+)/)?(?P<filename>[^/]+)")
+    assert skipped == ["ann/perceptron.ipynb: a second perceptron.ipynb for ann, not handed in later "
+                       "than the one graded; not used"]
+    assert sub.notebooks["perceptron"].read_text() == NOTEBOOK
+
+
 def test_a_later_copy_that_cannot_be_graded_leaves_the_earlier_one(tmp_path):
     archive = make_zip(tmp_path / "c.zip", [
         ("ann_1_2_perceptron.ipynb", NOTEBOOK, MAY_1),

@@ -106,6 +106,12 @@ class OptionError(ValueError):
     """An option of a grading run is malformed (a pattern, a limit): the caller's mistake."""
 
 
+def printable(text: str) -> str:
+    """``text`` with control characters escaped: a file name in a zip or a student's error message
+    must not drive the terminal (clear it, retitle it, hide lines)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def check_submissions(path: str | Path) -> None:
     """Raise :class:`IntakeError` unless ``path`` is a folder or a ``.zip`` file."""
     path = Path(path)
@@ -316,7 +322,7 @@ class _Unzipper:
     files: dict[str, list[Path]] = field(default_factory=dict)
     times: dict[Path, datetime] = field(default_factory=dict)  # each extracted file's, from the zip
     entries: dict[Path, str] = field(default_factory=dict)  # each extracted file's name in the zip
-    ranks: dict[Path, tuple | None] = field(default_factory=dict)  # each one's place in hand-in order
+    ranks: dict[Path, int | datetime | None] = field(default_factory=dict)  # place in hand-in order
     unreadable: dict[str, dict[str, str]] = field(default_factory=dict)  # student -> stem -> why
     owners: dict[str, str] = field(default_factory=dict)  # student id -> whose: LMS id, or name
     lms_ids: dict[str, str] = field(default_factory=dict)  # student id -> the LMS's user id
@@ -388,7 +394,7 @@ class _Unzipper:
         # Which of two entries of one name was handed in later: the LMS's submission ids grow with
         # time; without them, the zip's times (an LMS may write its own there).
         submission_id = match.groupdict().get("submission_id")
-        rank = (int(submission_id),) if submission_id else (when,) if when else None
+        rank = int(submission_id) if submission_id else when
         if target in files:
             return self._take_again(info, target, when, rank)
         problem = self._extract(info, target)
@@ -402,7 +408,7 @@ class _Unzipper:
         return None
 
     def _take_again(self, info: zipfile.ZipInfo, target: Path, when: datetime | None,
-                    rank: tuple | None) -> str | None:
+                    rank: int | datetime | None) -> str | None:
         """A second entry for a file already extracted: the later hand-in is graded, as the LMS would.
 
         The later entry is extracted beside the first and put in its place only if it is a
@@ -410,7 +416,8 @@ class _Unzipper:
         """
         student, filename = target.parent.name, target.name
         earlier = self.ranks.get(target)
-        if rank is None or earlier is None or rank <= earlier:
+        # (a pattern whose submission id is optional may give one entry an id, the other a time)
+        if rank is None or earlier is None or type(rank) is not type(earlier) or rank <= earlier:
             return f"a second {filename} for {student}, not handed in later than the one graded; not used"
         staging = target.with_name(target.name + ".newer")
         problem = self._extract(info, staging) or unreadable_reason(staging)

@@ -39,7 +39,7 @@ import nbformat
 
 from coursekit.grading import record, sandbox
 from coursekit.grading.course import Course, CourseError, ensure_scripts_on_path, nbgrader_api
-from coursekit.grading.intake import OptionError, Submission, check_submissions, collect
+from coursekit.grading.intake import OptionError, Submission, check_submissions, collect, printable
 from coursekit.grading.judge import CaseFailure, QuestionResult, judge_question, load_checks
 from coursekit.grading.runner import nbgrader_meta as runner_meta
 from coursekit.grading.sandbox import DEFAULT_MEMORY, DEFAULT_TIMEOUT
@@ -739,12 +739,6 @@ def summary_table(run: GradingRun) -> str:
         lines.append("")
         lines.extend(f"skipped {s}" for s in run.skipped)
     return "\n".join(printable(line) for line in lines)
-
-
-def printable(text: str) -> str:
-    """``text`` with control characters escaped: a file name in a zip or a student's error message
-    must not drive the terminal (clear it, retitle it, hide lines)."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 __all__ = ["CaseFailure", "GradingRun", "Question", "QuestionResult", "StudentResult", "grade",
