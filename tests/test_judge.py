@@ -179,17 +179,30 @@ def test_a_right_training_loop_passes_whatever_its_random_draws():
 
     check = {c.grade_id: c for c in load_checks(ROOT / "autograder" / "judges" / "05-deep-backprop.py")}[
         "test_train_network"]
-    for trial in check.draw():
+
+    def trained(trial, seed, lam):
         X, y, sizes = trial.args
         kwargs = dict(trial.kwargs)
+        net = MLP(sizes, activation=kwargs.get("activation", "relu"), loss="softmax_cross_entropy",
+                  l2=lam, seed=1000 + seed)
+        untrained = {k: v.copy() for k, v in net.params.items()}
+        train(net, X, y, epochs=kwargs["epochs"], lr=kwargs["lr"], batch_size=kwargs["batch_size"],
+              seed=seed, progress=False)
+        return net.params, untrained
+
+    trials = check.draw()
+    assert [t.kwargs.get("lam", 0.0) for t in trials] == [0.0, 0.0, 0.1]
+    for trial in trials:
+        lam = trial.kwargs.get("lam", 0.0)
         for seed in range(60):  # at 15 epochs and 0.9, two of these failed
-            net = MLP(sizes, activation=kwargs.get("activation", "relu"), loss="softmax_cross_entropy",
-                      seed=1000 + seed)
-            untrained = {k: v.copy() for k, v in net.params.items()}
-            train(net, X, y, epochs=kwargs["epochs"], lr=kwargs["lr"], batch_size=kwargs["batch_size"],
-                  seed=seed, progress=False)
-            assert check.verdict(trial, net.params) is None, (trial.name, seed)
-        assert "below the" in check.verdict(trial, untrained)
+            params, untrained = trained(trial, seed, lam)
+            assert check.verdict(trial, params) is None, (trial.name, seed)
+        if not lam:
+            assert "below the" in check.verdict(trial, untrained)
+    # The L2 trial: a loop that leaves lam out, or divides it by the batch size, is caught.
+    for seed in range(10):
+        for lam in (0.0, 0.1 / 30):
+            assert "is lam used?" in check.verdict(trials[2], trained(trials[2], seed, lam)[0]), (seed, lam)
 
 
 @pytest.mark.parametrize(
