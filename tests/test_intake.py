@@ -10,6 +10,7 @@ import nbformat
 import pytest
 
 from coursekit.grading.intake import (
+    ID_RULE,
     MOODLE_PATTERN,
     IntakeError,
     OptionError,
@@ -576,7 +577,16 @@ def test_an_id_with_a_trailing_newline_is_refused(tmp_path):
     write_nb(tmp_path / "ann" / "perceptron.ipynb")
     subs, skipped = collect(tmp_path, ["perceptron"])
     assert [s.student for s in subs] == ["ann"]
-    assert skipped == ["bob\n: 'bob\\n' is not a usable student id (letters, digits, _.@+-)"]
+    assert skipped == [f"bob\n: 'bob\\n' is not a usable student id ({ID_RULE})"]
+
+
+def test_a_folder_name_too_long_for_an_id_is_refused_with_the_limit(tmp_path):
+    long_name = "学" * 70  # 70 characters, 210 bytes: more than an id may take
+    write_nb(tmp_path / long_name / "perceptron.ipynb")
+    write_nb(tmp_path / "ann" / "perceptron.ipynb")
+    subs, skipped = collect(tmp_path, ["perceptron"])
+    assert [s.student for s in subs] == ["ann"]
+    assert len(skipped) == 1 and "is not a usable student id" in skipped[0] and "200 bytes" in skipped[0]
 
 
 def test_a_linked_student_folder_or_notebook_is_not_followed(tmp_path):

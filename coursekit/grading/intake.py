@@ -32,9 +32,9 @@ import nbformat
 #: A usable student id, matched in full: a letter or digit (of any script), then up to 99 letters,
 #: digits or ``_.@+-``. It names files and folders, so it holds no space, slash or dot first.
 STUDENT_ID = re.compile(r"[^\W_][\w.@+-]{0,99}")
-ID_RULE = "letters, digits, _.@+-"
 #: Bytes an id may take: it names files (``results/<id>.tmp<pid>``) within the usual 255.
 MAX_ID_BYTES = 200
+ID_RULE = f"a letter or digit, then letters, digits, _.@+-; at most 100 of them and {MAX_ID_BYTES} bytes"
 
 
 def usable_id(student: str) -> bool:
