@@ -111,6 +111,17 @@ def _add_axis(value):
 """
 
 
+FORGE_RECORDS = """
+from pathlib import Path
+import coursekit.grading.record as _record
+
+def _forged_save(path, value):
+    Path(path).write_text('{"out": "all right", ')  # cut short: not JSON
+
+_record.save = _forged_save
+"""
+
+
 def wrap(name: str, body: str) -> str:
     """Replace function ``name`` by a wrapper whose body may call ``_original``."""
     return (f"_original_{name} = {name}\n"
@@ -237,6 +248,10 @@ def build(release_path: Path, solution_path: Path, dest: Path, delegated: dict[s
     nb = _filled(release, solution)
     nb.cells.append(nbformat.v4.new_code_cell("import os, signal\nos.kill(os.getpid(), signal.SIGKILL)"))
     add("killer", "solved everything, and the last cell kills its own kernel", nb)
+
+    nb = _filled(release, solution)
+    nb.cells.append(nbformat.v4.new_code_cell(FORGE_RECORDS))
+    add("record_forger", "solved everything, and makes the grader's recorder write unreadable results", nb)
 
     (dest / "corrupt").mkdir(parents=True, exist_ok=True)
     (dest / "corrupt" / name).write_text(json.dumps(nbformat.v4.new_notebook())[:40])

@@ -105,6 +105,7 @@ def expected_scores(assignment):
         "test_editor": none, "test_deleter": full, "meta_editor": none, "fake_output": none,
         "noisy": full, "reader_writer": none, "escaper": none, "delegator": none, "looper": without_first,
         "memory_bomb": full, "exiter": without_first, "killer": full, "corrupt": none,
+        "record_forger": none,
     }, delegated
 
 
@@ -201,6 +202,9 @@ def test_crashes_and_limits_are_reported(graded):
     assert any("MemoryError" in n for n in by["memory_bomb"].notes), by["memory_bomb"].notes
     assert any("kernel died" in n for n in by["killer"].notes), by["killer"].notes
     assert "not JSON" in by["corrupt"].problems[0]
+    # Results the student's code made unreadable are the student's loss, not a grader failure.
+    assert all(any("the results could not be read" in x["message"] for x in failures)
+               for failures in by["record_forger"].failures.values()), by["record_forger"].failures
 
 
 def test_hostile_code_could_not_reach_the_network_or_other_processes(graded):

@@ -191,8 +191,8 @@ def test_a_right_training_loop_passes_whatever_its_random_draws():
         return net.params, untrained
 
     trials = check.draw()
-    assert [t.kwargs.get("lam", 0.0) for t in trials] == [0.0, 0.0, 0.1]
-    for trial in trials:
+    assert [t.kwargs.get("lam", 0.0) for t in trials] == [0.0, 0.0, 0.1, 0.1, 0.1]
+    for trial in trials[:3]:  # the last two are the third with its seed again, then the next seed
         lam = trial.kwargs.get("lam", 0.0)
         for seed in range(60):  # at 15 epochs and 0.9, two of these failed
             params, untrained = trained(trial, seed, lam)
@@ -203,6 +203,66 @@ def test_a_right_training_loop_passes_whatever_its_random_draws():
     for seed in range(10):
         for lam in (0.0, 0.1 / 30):
             assert "is lam used?" in check.verdict(trials[2], trained(trials[2], seed, lam)[0]), (seed, lam)
+
+
+def plain_train_network(X, y, sizes, *, epochs, lr, batch_size, lam=0.0, activation="relu", seed=0,
+                        draws="own"):
+    """A right train_network in plain numpy, drawing its random numbers as ``draws`` says: from
+    ``default_rng(seed)`` ("own"), numpy's global generator seeded with ``seed`` ("global"), a
+    generator seeded from the system ("unseeded") or with 0 whatever the seed ("fixed")."""
+    rng = {"own": lambda: np.random.default_rng(seed), "unseeded": np.random.default_rng,
+           "fixed": lambda: np.random.default_rng(0),
+           "global": lambda: np.random.seed(seed) or np.random}[draws]()  # noqa: NPY002 (on purpose)
+    normal = rng.randn if draws == "global" else lambda *shape: rng.standard_normal(shape)
+    g, dg = {"relu": (lambda z: np.maximum(z, 0), lambda z, a: (z > 0) * 1.0),
+             "tanh": (np.tanh, lambda z, a: 1 - a * a)}[activation]
+    params = {}
+    for l in range(1, len(sizes)):
+        scale = np.sqrt(2 / sizes[l - 1]) if activation == "relu" else np.sqrt(2 / (sizes[l - 1] + sizes[l]))
+        params[f"W{l}"] = scale * normal(sizes[l], sizes[l - 1])
+        params[f"b{l}"] = np.zeros(sizes[l])
+    L = len(sizes) - 1
+    for _ in range(epochs):
+        order = rng.permutation(len(X))
+        for start in range(0, len(X), batch_size):
+            rows = order[start:start + batch_size]
+            A, Zs, As = X[rows], [], [X[rows]]
+            for l in range(1, L + 1):
+                Z = A @ params[f"W{l}"].T + params[f"b{l}"]
+                A = g(Z) if l < L else Z
+                Zs.append(Z)
+                As.append(A)
+            P = np.exp(A - A.max(axis=1, keepdims=True))
+            P /= P.sum(axis=1, keepdims=True)
+            P[np.arange(len(rows)), y[rows]] -= 1
+            dZ = P / len(rows)
+            for l in range(L, 0, -1):
+                dW, db = dZ.T @ As[l - 1] + lam * params[f"W{l}"], dZ.sum(axis=0)
+                if l > 1:
+                    dZ = (dZ @ params[f"W{l}"]) * dg(Zs[l - 2], As[l - 1])
+                params[f"W{l}"] = params[f"W{l}"] - lr * dW
+                params[f"b{l}"] = params[f"b{l}"] - lr * db
+    return params
+
+
+@pytest.mark.parametrize(("draws", "trial", "message"), [
+    ("own", None, None),
+    ("global", "digits, [64, 32, 10] relu", "changed numpy's global random state"),
+    ("unseeded", "the trials together", "returned different parameters"),
+    ("fixed", "the trials together", "returned the same parameters: is seed used?"),
+])
+def test_a_training_loop_must_draw_from_its_own_seeded_generator(draws, trial, message, monkeypatch,
+                                                                 tmp_path):
+    def student(*args, **kwargs):
+        return plain_train_network(*args, **kwargs, draws=draws)
+
+    result = judged("05-deep-backprop", "test_train_network", {}, {"train_network": student},
+                    monkeypatch, tmp_path)
+    if message is None:
+        assert result.score == 2.0, result.failures
+    else:
+        assert result.score == 0.0
+        assert trial == result.failures[0].trial and message in result.failures[0].message, result.failures
 
 
 @pytest.mark.parametrize(

@@ -102,9 +102,26 @@ def train_trials(rng):
         Trial("circles, [2, 16, 2] tanh", "train_network", (Xc_train, yc_train, [2, 16, 2]),
               {"epochs": 60, "lr": 0.3, "batch_size": 16, "activation": "tanh",
                "seed": int(rng.integers(1000))}),
-        Trial("300 digits, [64, 16, 10] relu, lam 0.1", "train_network",
-              (X_train[:300], y_train[:300], [64, 16, 10]), {**L2_TRIAL, "seed": int(rng.integers(1000))}),
-    ]
+    ] + l2_trials_by_seed(X_train[:300], y_train[:300], int(rng.integers(1000)))
+
+
+def l2_trials_by_seed(X, y, seed):
+    """The L2 trial with one seed, the same seed again and the next seed (see :func:`same_seed_same_network`)."""
+    return [Trial(f"300 digits, [64, 16, 10] relu, lam 0.1, seed {s}{again}", "train_network",
+                  (X, y, [64, 16, 10]), {**L2_TRIAL, "seed": s})
+            for s, again in ((seed, ""), (seed, ", again"), (seed + 1, ""))]
+
+
+def same_seed_same_network(trials, outputs):
+    """One seed gives one network, run after run, and the next seed another, as the notebook asks."""
+    first, again, other = outputs[-3:]
+    seed = trials[-3].kwargs["seed"]
+    if not all(np.array_equal(first[k], again[k]) for k in first):
+        return (f"two runs with seed {seed} returned different parameters: draw every random number "
+                "from np.random.default_rng(seed)")
+    if all(np.array_equal(first[k], other[k]) for k in first):
+        return f"seeds {seed} and {seed + 1} returned the same parameters: is seed used?"
+    return None
 
 
 def train_verdict(trial, params):
@@ -149,5 +166,6 @@ CHECKS = [
                      "coursekit.losses:log_softmax")),
     Check("test_l2_term", l2_trials, seed=5404, delegates=("coursekit.losses:l2_penalty",)),
     Check("test_train_network", train_trials, seed=5505, verdict=train_verdict,
+          agreement=same_seed_same_network, keeps_random_state=True,
           delegates=("coursekit.training:train", "coursekit.mlp:MLP.loss", "coursekit.mlp:MLP.step")),
 ]

@@ -54,6 +54,12 @@ class Check:
         ``verdict(trial, output) -> str or None``, for questions with many right answers (the
         weights of a network that computes XOR): a problem description, or None when right. The
         reference outputs are then not used.
+    agreement : callable, optional
+        ``agreement(trials, outputs) -> str or None``: a condition on the outputs of all the
+        trials together (the same seed gives the same network), checked once each trial is right.
+    keeps_random_state : bool
+        Whether a call must leave numpy's global generator as it found it (the function is to
+        draw from a generator of its own, ``np.random.default_rng(seed)``).
     """
 
     grade_id: str
@@ -63,6 +69,8 @@ class Check:
     rtol: float = 1e-6
     atol: float = 1e-9
     verdict: Callable | None = None
+    agreement: Callable | None = None
+    keeps_random_state: bool = False
 
     def draw(self) -> list[Trial]:
         return self.trials(np.random.default_rng(self.seed))
@@ -256,6 +264,10 @@ def judge_question(check: Check, points: float, trials: list[Trial], student: li
         problem = _trial_problem(check, trial, got, reference[k] if reference else None)
         if problem:
             result.failures.append(problem)
+    if not result.failures and check.agreement is not None:
+        problem = check.agreement(trials, [got.get("out") for got in student])
+        if problem:
+            result.failures.append(CaseFailure("the trials together", problem))
     if delegated:
         names = ", ".join(d.replace(":", ".") for d in sorted(delegated))
         result.flags.append(f"delegates to the library ({names}): write the computation yourself")
@@ -269,6 +281,10 @@ def _trial_problem(check: Check, trial: Trial, got: dict, ref: dict | None) -> C
         return CaseFailure(trial.name, "no result was recorded")
     if got.get("error"):
         return CaseFailure(trial.name, f"raised {got['error']}")
+    if check.keeps_random_state and got.get("moved_random_state"):
+        return CaseFailure(trial.name, "changed numpy's global random state (np.random.seed, "
+                                       "np.random.randn, np.random.shuffle, ...): draw from "
+                                       "np.random.default_rng(seed)")
     output = got.get("out")
     if check.verdict is not None:
         problem = check.verdict(trial, output)

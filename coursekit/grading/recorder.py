@@ -14,6 +14,8 @@ import importlib
 import signal
 import sys
 
+import numpy as np
+
 from coursekit.grading import record as _record
 
 
@@ -56,6 +58,13 @@ def _call(function, args, kwargs, watched: dict, seconds: float):
     return value, sorted(seen)
 
 
+def _global_random_state() -> tuple:
+    """The state of numpy's global generator, which ``np.random.seed``, ``np.random.rand`` and the
+    like move, in a form that compares with ``==``."""
+    _, keys, position, has_gauss, gauss = np.random.get_state()  # noqa: NPY002 (that very generator)
+    return keys.tobytes(), position, has_gauss, gauss
+
+
 def record(trials_path: str, out_path: str, delegates: list[str], seconds: float = 20.0) -> None:
     """Run every trial of one question and save the results to ``out_path``.
 
@@ -65,7 +74,8 @@ def record(trials_path: str, out_path: str, delegates: list[str], seconds: float
         Saved list of trials, each a dict with ``name``, ``function``, ``args`` and ``kwargs``.
     out_path : str
         Where the results go: one dict per trial with ``out`` (the return value), ``args_after``
-        (the arguments after the call), ``error`` and ``delegated``.
+        (the arguments after the call), ``error``, ``delegated`` and ``moved_random_state``
+        (whether the call moved numpy's global generator).
     delegates : list of str
         ``"module:function"`` names of library functions that do the graded job themselves.
     seconds : float
@@ -77,7 +87,8 @@ def record(trials_path: str, out_path: str, delegates: list[str], seconds: float
     timed_out: set[str] = set()  # a function that ran out of time once is not called again
     for trial in _record.load(trials_path):
         function = namespace.get(trial["function"])
-        result = {"out": None, "args_after": None, "error": None, "delegated": []}
+        result = {"out": None, "args_after": None, "error": None, "delegated": [],
+                  "moved_random_state": False}
         if trial["function"] in timed_out:
             result["error"] = f"TimeoutError: an earlier call ran past {seconds:g} s"
             results.append(result)
@@ -88,9 +99,11 @@ def record(trials_path: str, out_path: str, delegates: list[str], seconds: float
             continue
         args, kwargs = copy.deepcopy(trial["args"]), copy.deepcopy(trial["kwargs"])
         try:
+            before = _global_random_state()
             value, result["delegated"] = _call(function, args, kwargs, watched, seconds)
             result["out"] = value
             result["args_after"] = [list(args), kwargs]
+            result["moved_random_state"] = _global_random_state() != before
         except TrialTimeout:
             result["error"] = f"TimeoutError: the call ran past {seconds:g} s"
             timed_out.add(trial["function"])
