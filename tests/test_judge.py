@@ -1,14 +1,17 @@
 """The judgement's parts: plain-data records, comparison messages, delegation, the sandbox warning."""
 
+import functools
 import json
 import warnings
 from pathlib import Path
 
+import nbformat
 import numpy as np
 import pytest
 from notebooks import ROOT
 
 from coursekit.grading import record, sandbox
+from coursekit.grading.demo import reference_code
 from coursekit.grading.judge import Check, Trial, compare, judge_question, static_delegation
 
 
@@ -191,8 +194,8 @@ def test_a_right_training_loop_passes_whatever_its_random_draws():
         return net.params, untrained
 
     trials = check.draw()
-    assert [t.kwargs.get("lam", 0.0) for t in trials] == [0.0, 0.0, 0.1, 0.1, 0.1]
-    for trial in trials[:3]:  # the last two are the third with its seed again, then the next seed
+    assert [t.kwargs.get("lam", 0.0) for t in trials] == [0.0, 0.0, 0.0, 0.1, 0.1, 0.1]
+    for trial in trials[:-2]:  # the last two are the L2 trial with its seed again, then the next seed
         lam = trial.kwargs.get("lam", 0.0)
         for seed in range(60):  # at 15 epochs and 0.9, two of these failed
             params, untrained = trained(trial, seed, lam)
@@ -202,7 +205,7 @@ def test_a_right_training_loop_passes_whatever_its_random_draws():
     # The L2 trial: a loop that leaves lam out, or divides it by the batch size, is caught.
     for seed in range(10):
         for lam in (0.0, 0.1 / 30):
-            assert "is lam used?" in check.verdict(trials[2], trained(trials[2], seed, lam)[0]), (seed, lam)
+            assert "is lam used?" in check.verdict(trials[-3], trained(trials[-3], seed, lam)[0]), (seed, lam)
 
 
 def plain_train_network(X, y, sizes, *, epochs, lr, batch_size, lam=0.0, activation="relu", seed=0,
@@ -379,3 +382,92 @@ def test_static_delegation_follows_an_alias_of_the_package():
     source = "import coursekit as ck\ndef f(X):\n    return ck.MLP([2, 1]).forward(X)"
     assert static_delegation(source, ("coursekit.mlp:MLP.forward",)) == ["coursekit.mlp:MLP.forward"]
     assert static_delegation("import numpy as ck\nck.MLP", ("coursekit.mlp:MLP.forward",)) == []
+
+
+@functools.cache
+def solution(assignment: str) -> dict:
+    """The instructor notebook's definitions: its code cells but the graded tests, run in order."""
+    path = next((ROOT / "solutions" / assignment).glob("*.ipynb"))
+    namespace = {"__name__": f"solution_{assignment.replace('-', '_')}"}
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type == "code" and not cell.metadata.get("nbgrader", {}).get("grade"):
+            code = "\n".join(line for line in reference_code(cell.source).splitlines()
+                             if not line.startswith("%"))  # IPython magics
+            exec(compile(code, path.name, "exec"), namespace)
+    return namespace
+
+
+def squeezed(value):
+    """``value`` with every array's axes of length 1 removed: a flattened answer."""
+    if isinstance(value, tuple):
+        return tuple(squeezed(v) for v in value)
+    if isinstance(value, dict):
+        return {k: squeezed(v) for k, v in value.items()}
+    return np.squeeze(value) if isinstance(value, np.ndarray) else value
+
+
+def flattening(function):
+    return lambda *args, **kwargs: squeezed(function(*args, **kwargs))
+
+
+def squeezed_output_bias_grad(two_layer_grads):
+    def student(X, Y, params):  # db2 as np.sum(dZ2, axis=0).squeeze(): a number for one output
+        loss, grads = two_layer_grads(X, Y, params)
+        return loss, {**grads, "b2": np.squeeze(grads["b2"])}
+    return student
+
+
+def converged_before_the_limit(train_perceptron):
+    def student(X, y, lr=1.0, max_epochs=100):
+        w, b, epochs, _ = train_perceptron(X, y, lr, max_epochs)
+        return w, b, epochs, epochs < max_epochs  # wrong when the last allowed epoch is the first clean one
+    return student
+
+
+def drawn_each_call(xor_relu_params):
+    def student():  # another right network each call: the hidden layer scaled by a random c > 0
+        W1, b1, W2, b2 = (np.asarray(p, dtype=float) for p in xor_relu_params())
+        c = np.random.default_rng().uniform(0.5, 2.0)
+        return c * W1, c * b1, W2 / c, b2
+    return student
+
+
+def through_da(logistic_grads):
+    def student(w, b, x, y):
+        a = 1.0 / (1.0 + np.exp(-(w @ x + b)))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            dz = (-y / a + (1 - y) / (1 - a)) * a * (1 - a)
+        return dz * x, dz
+    return student
+
+
+def two_layers_only(train_network):
+    return lambda X, y, sizes, **kwargs: train_network(X, y, [sizes[0], sizes[1], sizes[-1]], **kwargs)
+
+
+@pytest.mark.parametrize(("assignment", "grade_id", "function", "wrong", "failed"), [
+    ("01-perceptron", "test_predict", "predict", flattening, ["a batch of one example (m=1)"]),
+    ("01-perceptron", "test_train_perceptron", "train_perceptron", converged_before_the_limit,
+     ["OR gate, max_epochs = 4", "NAND gate, max_epochs = 6"]),
+    ("02-xor", "test_xor_gates", "xor_gates", flattening, ["a batch of one example (m=1)"]),
+    ("02-xor", "test_xor_relu_params", "xor_relu_params", drawn_each_call, ["the trials together"]),
+    ("03-chain-rule", "test_logistic_grads", "logistic_grads", through_da,
+     ["a saturated at 1 (z = 40), y = 1", "a saturated at 1 (z = 40), y = 0"]),
+    ("04-two-layer", "test_two_layer_forward", "two_layer_forward", flattening,
+     ["one output, one example (2-3-1, m=1)"]),
+    ("04-two-layer", "test_two_layer_grads", "two_layer_grads", squeezed_output_bias_grad,
+     ["one output, one example (2-3-1, m=1)"]),
+    ("05-deep-backprop", "test_train_network", "train_network", two_layers_only,
+     ["circles, [2, 16, 16, 2] tanh (three layers)"]),
+])
+def test_the_judges_catch_what_the_notebooks_hidden_tests_catch(assignment, grade_id, function, wrong, failed,
+                                                               monkeypatch, tmp_path):
+    reference = solution(assignment)[function]
+    (tmp_path / "right").mkdir()
+    (tmp_path / "wrong").mkdir()
+    right = judged(assignment, grade_id, {function: reference}, {function: reference}, monkeypatch,
+                   tmp_path / "right")
+    assert right.score == 2.0, right.failures
+    caught = judged(assignment, grade_id, {function: reference}, {function: wrong(reference)}, monkeypatch,
+                    tmp_path / "wrong")
+    assert caught.score == 0.0 and [f.trial for f in caught.failures] == failed, caught.failures

@@ -23,6 +23,9 @@ def predict_trials(rng):
         trials.append(Trial(f"whole-number batch {k} (m={m}, n={n})", "predict",
                             (rng.integers(0, 2, size=(m, n)).astype(float),
                              rng.integers(-2, 3, size=n).astype(float), float(rng.integers(-2, 3)))))
+    # A batch of one gives an array of shape (1,), not a number: nothing squeezed away.
+    trials.append(Trial("a batch of one example (m=1)", "predict",
+                        (np.array([[2.0, -1.0]]), np.array([0.5, 0.5]), 0.0)))
     return trials
 
 
@@ -59,6 +62,11 @@ def train_trials(rng):
         X, y = separable(rng, int(rng.integers(6, 16)), int(rng.integers(2, 5)))
         trials.append(Trial(f"separable data {k} (m={len(X)}, n={X.shape[1]})", "train_perceptron",
                             (X, y), {"lr": float(rng.uniform(0.2, 1.5)), "max_epochs": 500}))
+    # From zeros, OR is learnt in its 4th epoch and NAND in its 6th, whatever the rate: allowed just
+    # that many, the run converges on its last epoch; allowed one fewer, it stops short.
+    for gate, max_epochs in (("OR", 3), ("OR", 4), ("NAND", 6)):
+        trials.append(Trial(f"{gate} gate, max_epochs = {max_epochs}", "train_perceptron",
+                            (GATE_INPUTS, np.array(GATES[gate])), {"lr": 0.5, "max_epochs": max_epochs}))
     return trials
 
 

@@ -21,11 +21,20 @@ def gates_trials(rng):
         X = rng.integers(0, 2, size=(m, 2)).astype(float) if k < 5 else rng.normal(size=(m, 2))
         trials.append(Trial(f"random units {k} (m={m})", "xor_gates", (X,),
                             {"or_unit": unit(rng), "nand_unit": unit(rng), "and_unit": unit(rng)}))
+    trials.append(Trial("a batch of one example (m=1)", "xor_gates", (np.array([[1.0, 0.0]]),)))
     return trials
 
 
 def relu_trials(rng):
-    return [Trial("the parameters", "xor_relu_params")]
+    return [Trial("the parameters", "xor_relu_params"),
+            Trial("the parameters, asked again", "xor_relu_params")]
+
+
+def same_answer_twice(trials, outputs):
+    """The parameters are chosen, not drawn: asked twice, the function gives the same ones."""
+    if not all(np.array_equal(np.asarray(a), np.asarray(b)) for a, b in zip(*outputs, strict=True)):
+        return "asked twice, xor_relu_params returned different parameters: choose them, draw nothing"
+    return None
 
 
 def relu_verdict(trial, output):
@@ -66,6 +75,6 @@ def collapse_trials(rng):
 
 CHECKS = [
     Check("test_xor_gates", gates_trials, seed=2101),
-    Check("test_xor_relu_params", relu_trials, seed=2202, verdict=relu_verdict),
+    Check("test_xor_relu_params", relu_trials, seed=2202, verdict=relu_verdict, agreement=same_answer_twice),
     Check("test_collapse", collapse_trials, seed=2303),
 ]

@@ -33,6 +33,9 @@ def logistic_trials(rng):
         trials.append(Trial(f"random example {k} (n={n})", "logistic_grads",
                             (scale * rng.normal(size=n), float(rng.normal()), rng.normal(size=n),
                              float(rng.integers(0, 2)))))
+    for y in (1.0, 0.0):  # z = 40: a rounds to exactly 1, where going through da divides by 1 - a = 0
+        trials.append(Trial(f"a saturated at 1 (z = 40), y = {y:g}", "logistic_grads",
+                            (np.array([4.0, 2.0]), 0.0, np.array([5.0, 10.0]), y)))
     return trials
 
 

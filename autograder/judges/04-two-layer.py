@@ -28,6 +28,8 @@ def forward_trials(rng):
         n_in, n_hidden, n_out, m = (int(v) for v in rng.integers(1, 7, size=4))
         trials.append(Trial(f"random network {k} ({n_in}-{n_hidden}-{n_out}, m={m})", "two_layer_forward",
                             (rng.normal(size=(m, n_in)), network(rng, n_in, n_hidden, n_out, 2.0))))
+    trials.append(Trial("one output, one example (2-3-1, m=1)", "two_layer_forward",
+                        (rng.normal(size=(1, 2)), network(rng, 2, 3, 1, 2.0))))
     return trials
 
 
@@ -40,6 +42,8 @@ def grads_trials(function):
             out.append(Trial(f"random network {k} ({n_in}-{n_hidden}-{n_out}, m={m})", function,
                              (rng.normal(size=(m, n_in)), rng.uniform(size=(m, n_out)),
                               network(rng, n_in, n_hidden, n_out, 1.5))))
+        out.append(Trial("one output, one example (2-3-1, m=1)", function,
+                         (rng.normal(size=(1, 2)), rng.uniform(size=(1, 1)), network(rng, 2, 3, 1, 1.5))))
         return out
     return trials
 
