@@ -441,6 +441,16 @@ def through_da(logistic_grads):
     return student
 
 
+def another_default_activation(deep_forward):
+    def student(X, params, activation="tanh"):
+        return deep_forward(X, params, activation)
+    return student
+
+
+def at_least_one_epoch(train_two_layer):
+    return lambda X, Y, hidden, lr, epochs, seed: train_two_layer(X, Y, hidden, lr, max(epochs, 1), seed)
+
+
 def two_layers_only(train_network):
     return lambda X, y, sizes, **kwargs: train_network(X, y, [sizes[0], sizes[1], sizes[-1]], **kwargs)
 
@@ -457,6 +467,10 @@ def two_layers_only(train_network):
      ["one output, one example (2-3-1, m=1)"]),
     ("04-two-layer", "test_two_layer_grads", "two_layer_grads", squeezed_output_bias_grad,
      ["one output, one example (2-3-1, m=1)"]),
+    ("04-two-layer", "test_train_two_layer", "train_two_layer", at_least_one_epoch,
+     ["epochs = 0: the initial weights, and no losses"]),
+    ("05-deep-backprop", "test_deep_forward", "deep_forward", another_default_activation,
+     ["the default activation (relu)"]),
     ("05-deep-backprop", "test_train_network", "train_network", two_layers_only,
      ["circles, [2, 16, 16, 2] tanh (three layers)"]),
 ])

@@ -72,6 +72,8 @@ def train_trials(rng):
                             (rng.normal(size=(m, n_in)), rng.uniform(size=(m, n_out)),
                              int(rng.integers(1, 6)), float(rng.uniform(0.1, 1.0)), int(rng.integers(1, 60)),
                              int(rng.integers(1000)))))
+    trials.append(Trial("epochs = 0: the initial weights, and no losses", "train_two_layer",
+                        (XOR_X, XOR_Y, 3, 2.0, 0, 7)))
     return trials
 
 

@@ -28,6 +28,10 @@ def forward_trials(rng):
         name = f"random network {k} ({'-'.join(map(str, sizes))}, {activation}, m={m})"
         trials.append(Trial(name, "deep_forward",
                             (rng.normal(size=(m, sizes[0])), network(rng, sizes), activation)))
+    trials += [Trial("one layer (L = 1): a linear model", "deep_forward",
+                     (rng.normal(size=(4, 3)), network(rng, [3, 2]), "tanh")),
+               Trial("the default activation (relu)", "deep_forward",
+                     (rng.normal(size=(5, 3)), network(rng, [3, 4, 2])))]
     return trials
 
 
