@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import subprocess
 from pathlib import Path
 
@@ -10,6 +11,33 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
 SOLUTIONS = sorted((ROOT / "solutions").glob("*/*.ipynb"))
+
+
+def code_of(cell) -> str:
+    """A code cell's source as plain Python: nbgrader's solution markers and IPython magics removed."""
+    from coursekit.grading.demo import reference_code
+
+    return "\n".join(line for line in reference_code(cell.source).splitlines() if not line.startswith("%"))
+
+
+@functools.cache
+def solution(assignment: str) -> dict:
+    """The instructor notebook's definitions: its code cells but the graded tests, run in order."""
+    path = next((ROOT / "solutions" / assignment).glob("*.ipynb"))
+    namespace = {"__name__": f"solution_{assignment.replace('-', '_')}"}
+    for cell in nbformat.read(path, as_version=4).cells:
+        if cell.cell_type == "code" and not cell.metadata.get("nbgrader", {}).get("grade"):
+            exec(compile(code_of(cell), path.name, "exec"), namespace)
+    return namespace
+
+
+def run_test_cell(assignment: str, grade_id: str, answers: dict) -> None:
+    """Run the instructor notebook's test cell ``grade_id`` (hidden tests included) with ``answers``
+    (function name -> function) in place of the notebook's own."""
+    path = next((ROOT / "solutions" / assignment).glob("*.ipynb"))
+    cell = next(c for c in nbformat.read(path, as_version=4).cells
+                if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
+    exec(compile(code_of(cell), path.name, "exec"), {**solution(assignment), **answers})
 
 
 def lesson_of(solution: Path) -> Path:

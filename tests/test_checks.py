@@ -2,6 +2,7 @@
 
 import numpy as np
 import pytest
+from notebooks import run_test_cell, solution
 
 from coursekit.testing import Case, CheckFailure, check_function
 
@@ -32,3 +33,24 @@ def test_inputs_left_alone_pass_nans_included():
 
     case = Case("with a nan", ([np.array([1.0, np.nan]), np.array([3])],), 4.0)
     check_function(total, [case], quiet=True)
+
+
+def test_lesson_4s_checks_catch_a_changed_params_dict():
+    reference = solution("04-two-layer")
+
+    def forward_keeping_a_cache(X, params):
+        A2, A1 = reference["two_layer_forward"](X, params)
+        params["A1"] = A1  # a key added to the caller's dict
+        return A2, A1
+
+    def grads_keeping_a_cache(X, Y, params):
+        loss, grads = reference["two_layer_grads"](X, Y, params)
+        params["grads"] = grads
+        return loss, grads
+
+    run_test_cell("04-two-layer", "test_two_layer_forward", {})  # the reference passes
+    with pytest.raises(CheckFailure, match="changed params"):
+        run_test_cell("04-two-layer", "test_two_layer_forward",
+                      {"two_layer_forward": forward_keeping_a_cache})
+    with pytest.raises(CheckFailure, match="added or removed keys of params"):
+        run_test_cell("04-two-layer", "test_two_layer_grads", {"two_layer_grads": grads_keeping_a_cache})

@@ -1,17 +1,14 @@
 """The judgement's parts: plain-data records, comparison messages, delegation, the sandbox warning."""
 
-import functools
 import json
 import warnings
 from pathlib import Path
 
-import nbformat
 import numpy as np
 import pytest
-from notebooks import ROOT
+from notebooks import ROOT, solution
 
 from coursekit.grading import record, sandbox
-from coursekit.grading.demo import reference_code
 from coursekit.grading.judge import Check, Trial, compare, judge_question, static_delegation
 
 
@@ -382,19 +379,6 @@ def test_static_delegation_follows_an_alias_of_the_package():
     source = "import coursekit as ck\ndef f(X):\n    return ck.MLP([2, 1]).forward(X)"
     assert static_delegation(source, ("coursekit.mlp:MLP.forward",)) == ["coursekit.mlp:MLP.forward"]
     assert static_delegation("import numpy as ck\nck.MLP", ("coursekit.mlp:MLP.forward",)) == []
-
-
-@functools.cache
-def solution(assignment: str) -> dict:
-    """The instructor notebook's definitions: its code cells but the graded tests, run in order."""
-    path = next((ROOT / "solutions" / assignment).glob("*.ipynb"))
-    namespace = {"__name__": f"solution_{assignment.replace('-', '_')}"}
-    for cell in nbformat.read(path, as_version=4).cells:
-        if cell.cell_type == "code" and not cell.metadata.get("nbgrader", {}).get("grade"):
-            code = "\n".join(line for line in reference_code(cell.source).splitlines()
-                             if not line.startswith("%"))  # IPython magics
-            exec(compile(code, path.name, "exec"), namespace)
-    return namespace
 
 
 def squeezed(value):
