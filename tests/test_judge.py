@@ -75,11 +75,21 @@ def test_an_array_subclass_is_recorded_as_a_plain_array(tmp_path):
         (np.array([1.0, 3.0]), np.array([1.0, 2.0]), "expected 2, got 3 (relative error 0.5)"),
         (np.array([np.nan, 1.0]), np.array([1.0, 1.0]), "expected 1, got nan (not a finite number)"),
         (np.array([True, False]), [1, 0], "expected 2 values, got array"),
+        # As the notebooks' checks: an integer array for a float one, 1 for True, True for a number
+        (np.array([0, 0]), np.array([0.0, 0.0]), "expected a float array (dtype float64), got dtype int64"),
+        (1, True, "expected True (a bool), got 1"),
+        (np.float64(0.0), False, "expected False (a bool)"),
+        (True, 4, "expected numbers, got booleans"),
     ],
 )
 def test_comparison_says_what_differs(got, expected, message):
     problem = compare(got, expected, "output", 1e-6, 1e-9)
     assert problem is not None and message in problem, problem
+
+
+@pytest.mark.parametrize("got", [True, np.bool_(True), np.array(True)])
+def test_any_kind_of_true_answers_true(got):
+    assert compare(got, True, "converged", 1e-6, 1e-9) is None
 
 
 def test_comparison_accepts_equal_values_within_tolerance():

@@ -144,7 +144,15 @@ def compare(got, expected, where: str, rtol: float, atol: float) -> str | None:
     if expected is None or isinstance(expected, str):
         return None if type(got) is type(expected) and got == expected else (
             f"{where}: expected {expected!r}, got {describe(got)}")
+    if _is_bool(expected) and not _is_bool(got):  # as the notebooks' checks: True, not 1
+        return f"{where}: expected {bool(expected)!r} (a bool), got {describe(got)}"
     return _compare_numbers(got, expected, where, rtol, atol)
+
+
+def _is_bool(value) -> bool:
+    """Whether ``value`` is one truth value: a bool, numpy's, or a 0-d boolean array."""
+    return isinstance(value, (bool, np.bool_)) or (
+        isinstance(value, np.ndarray) and value.ndim == 0 and value.dtype.kind == "b")
 
 
 def _compare_numbers(got, expected, where, rtol, atol) -> str | None:
@@ -159,7 +167,9 @@ def _compare_numbers(got, expected, where, rtol, atol) -> str | None:
     if expected_is_array and (exp.dtype.kind in "iub" and arr.dtype.kind == "f"
                               or exp.dtype.kind in "iu" and arr.dtype.kind == "b"):
         return f"{where}: expected an integer array (dtype {exp.dtype}), got dtype {arr.dtype}"
-    if exp.dtype.kind == "f" and arr.dtype.kind == "b":
+    if expected_is_array and exp.dtype.kind == "f" and arr.dtype.kind in "iu":  # as the notebooks' checks
+        return f"{where}: expected a float array (dtype {exp.dtype}), got dtype {arr.dtype}"
+    if exp.dtype.kind in "iuf" and arr.dtype.kind == "b":
         return f"{where}: expected numbers, got booleans"
     arr, exp = arr.astype(float), exp.astype(float)
     close = np.isclose(arr, exp, rtol=rtol, atol=atol) | (np.isnan(arr) & np.isnan(exp))
