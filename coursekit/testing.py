@@ -122,7 +122,8 @@ def check_function(
         The function under test.
     cases : sequence of Case
     outputs : sequence of str, optional
-        Names of the values ``func`` returns, when it returns several (e.g. ``("w", "b")``).
+        Names of the values ``func`` returns, when it returns several (e.g. ``("w", "b")``): a
+        tuple of them, or a list, as the grader takes either.
     quiet : bool
         Print nothing for passing cases.
 
@@ -162,7 +163,7 @@ def _check_outputs(got, expected, outputs, where, rtol, atol) -> None:
     if outputs is None:
         check_value(got, expected, where, rtol, atol)
         return
-    if not isinstance(got, tuple) or len(got) != len(outputs):
+    if not isinstance(got, (tuple, list)) or len(got) != len(outputs):
         raise CheckFailure(
             f"{where}: expected a tuple of {len(outputs)} values ({', '.join(outputs)}), got {_describe(got)}"
         )

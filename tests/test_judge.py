@@ -479,3 +479,29 @@ def test_the_judges_catch_what_the_notebooks_hidden_tests_catch(assignment, grad
     caught = judged(assignment, grade_id, {function: reference}, {function: wrong(reference)}, monkeypatch,
                     tmp_path / "wrong")
     assert caught.score == 0.0 and [f.trial for f in caught.failures] == failed, caught.failures
+
+
+def as_list(function):
+    return lambda *args, **kwargs: list(function(*args, **kwargs))
+
+
+@pytest.mark.parametrize(("assignment", "grade_id", "function"), [
+    ("01-perceptron", "test_perceptron_update", "perceptron_update"),
+    ("01-perceptron", "test_train_perceptron", "train_perceptron"),
+    ("02-xor", "test_xor_relu_params", "xor_relu_params"),
+    ("02-xor", "test_collapse", "collapse"),
+    ("03-chain-rule", "test_logistic_grads", "logistic_grads"),
+    ("04-two-layer", "test_two_layer_grads", "two_layer_grads"),
+    ("04-two-layer", "test_train_two_layer", "train_two_layer"),
+    ("05-deep-backprop", "test_l2_term", "l2_term"),
+])
+def test_several_values_returned_as_a_list_pass_the_notebook_and_the_grader_alike(assignment, grade_id,
+                                                                                   function, monkeypatch,
+                                                                                   tmp_path):
+    from notebooks import run_test_cell
+
+    reference = solution(assignment)[function]
+    run_test_cell(assignment, grade_id, {function: as_list(reference)})  # raises if it fails
+    result = judged(assignment, grade_id, {function: reference}, {function: as_list(reference)}, monkeypatch,
+                    tmp_path)
+    assert result.score == 2.0, result.failures

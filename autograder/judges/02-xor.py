@@ -40,7 +40,7 @@ def same_answer_twice(trials, outputs):
 def relu_verdict(trial, output):
     """Right when the 2-2-1 ReLU network computes XOR with a clear margin on the four points."""
     if not isinstance(output, (tuple, list)) or len(output) != 4:
-        return "xor_relu_params() must return a tuple (W1, b1, W2, b2)"
+        return "xor_relu_params() must return the four values (W1, b1, W2, b2)"
     shapes = [(2, 2), (2,), (1, 2), (1,)]
     params = []
     for name, p, shape in zip(["W1", "b1", "W2", "b2"], output, shapes, strict=True):
