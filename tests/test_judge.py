@@ -505,3 +505,26 @@ def test_several_values_returned_as_a_list_pass_the_notebook_and_the_grader_alik
     result = judged(assignment, grade_id, {function: reference}, {function: as_list(reference)}, monkeypatch,
                     tmp_path)
     assert result.score == 2.0, result.failures
+
+
+@pytest.mark.parametrize("threshold", ["perceptron.predict", "step_forward"])
+def test_xor_gates_that_leave_the_threshold_to_the_library_score_nothing(threshold, monkeypatch, tmp_path):
+    from coursekit import perceptron
+    from coursekit.layers import step_forward
+
+    notebook = solution("02-xor")
+
+    def unit(inputs, w, b):
+        if threshold == "perceptron.predict":
+            return perceptron.predict(inputs, w, b)
+        return step_forward(inputs @ w + b)[0].astype(int)
+
+    def xor_gates(X, or_unit=notebook["OR_UNIT"], nand_unit=notebook["NAND_UNIT"],
+                  and_unit=notebook["AND_UNIT"]):
+        return unit(np.column_stack([unit(X, *or_unit), unit(X, *nand_unit)]), *and_unit)
+
+    reference = notebook["xor_gates"]
+    result = judged("02-xor", "test_xor_gates", {"xor_gates": reference}, {"xor_gates": xor_gates},
+                    monkeypatch, tmp_path)
+    assert result.score == 0.0 and not result.failures, result.failures  # right numbers, no points
+    assert "delegates to the library" in result.flags[0]
