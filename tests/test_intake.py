@@ -302,6 +302,27 @@ def test_students_of_one_name_in_canvas_are_told_apart_by_user_id(tmp_path):
     assert subs[2].notebooks["perceptron"].read_text() == NOTEBOOK.replace("1 + 1", "2")
 
 
+def test_a_roster_of_user_ids_keeps_a_namesakes_id_across_assignments(tmp_path):
+    # In the first zip both John Smiths handed in, so their ids take their user ids; in the second
+    # only one did, and the name alone names him. A roster of user ids gives him one id in both.
+    first = make_zip(tmp_path / "a1.zip", [
+        ("smithjohn_111_1_perceptron.ipynb", NOTEBOOK, MAY_1),
+        ("smithjohn_222_2_perceptron.ipynb", NOTEBOOK, MAY_1),
+    ])
+    second = make_zip(tmp_path / "a2.zip", [("smithjohn_222_3_perceptron.ipynb", NOTEBOOK, MAY_1)])
+    roster = tmp_path / "r.csv"
+    roster.write_text("Student,ID\nSmith John,111\nSmith John,222\n")
+    ids = {}
+    for name, archive in (("first", first), ("second", second)):
+        without = collect(archive, ["perceptron"], workdir=tmp_path / f"{name}-plain")[0]
+        ids[name] = [s.student for s in without]
+        with_roster = collect(archive, ["perceptron"], workdir=tmp_path / name, roster=roster)[0]
+        ids[f"{name}, roster"] = {s.student: s.failures for s in with_roster}
+    assert ids["first"] == ["smithjohn_111", "smithjohn_222"] and ids["second"] == ["smithjohn"]
+    assert ids["first, roster"] == {"111": {}, "222": {}}
+    assert ids["second, roster"] == {"111": {"perceptron": "no submission handed in"}, "222": {}}
+
+
 def test_an_entry_whose_name_is_too_long_to_extract_is_reported(tmp_path):
     long_name = "doejane_113_902_" + "é" * 130 + ".ipynb"
     archive = make_zip(tmp_path / "c.zip", [
