@@ -165,7 +165,7 @@ def _check_outputs(got, expected, outputs, where, rtol, atol) -> None:
         return
     if not isinstance(got, (tuple, list)) or len(got) != len(outputs):
         raise CheckFailure(
-            f"{where}: expected a tuple of {len(outputs)} values ({', '.join(outputs)}), got {_describe(got)}"
+            f"{where}: expected {len(outputs)} values ({', '.join(outputs)}), got {_describe(got)}"
         )
     for label, g, e in zip(outputs, got, expected, strict=True):
         check_value(g, e, f"{where}, output {label!r}", rtol, atol)

@@ -113,6 +113,19 @@ def test_numbers_in_an_array_answer_a_list_of_numbers_and_booleans_no_integer_ar
     assert "expected an integer array (dtype int64), got dtype bool" in problem
 
 
+def test_several_values_returned_in_one_array_fail_as_in_the_notebooks():
+    from coursekit.testing import Case, CheckFailure, check_function
+
+    def add_backward(dout, x, y):  # (dx, dy) as one array
+        return np.array([dout, dout])
+
+    assert "expected 2 values, got array shape (2,)" in compare(add_backward(2.0, 6.0, 5.0), (2.0, 2.0),
+                                                                "output", 1e-9, 0)
+    with pytest.raises(CheckFailure, match=r"expected 2 values \(dx, dy\), got array"):
+        check_function(add_backward, [Case("add", (2.0, 6.0, 5.0), (2.0, 2.0))], outputs=("dx", "dy"),
+                       quiet=True)
+
+
 def judged(assignment, grade_id, reference, student, monkeypatch, tmp_path):
     """Judge ``student``'s functions on a question as the grader does, in this process: record them
     and the ``reference`` ones on the judges' trials through files, then compare."""

@@ -131,9 +131,11 @@ def compare(got, expected, where: str, rtol: float, atol: float) -> str | None:
                 return problem
         return None
     if isinstance(expected, (tuple, list)):
-        if (isinstance(got, np.ndarray) and got.ndim == 1 and got.dtype.kind in "iuf"
-                and all(map(is_number, expected))):
-            got = list(got)  # numbers in an array rather than a list: the same answer
+        if (isinstance(expected, list) and isinstance(got, np.ndarray) and got.ndim == 1
+                and got.dtype.kind in "iuf" and all(map(is_number, expected))):
+            # numbers in an array rather than a list (of losses, say): the same answer. Not for
+            # a tuple, the several values a function returns, as the notebooks' checks take them.
+            got = list(got)
         if not isinstance(got, (tuple, list)) or len(got) != len(expected):
             return f"{where}: expected {len(expected)} values, got {describe(got)}"
         for k, (g, e) in enumerate(zip(got, expected, strict=True)):
