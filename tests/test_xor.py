@@ -353,7 +353,7 @@ def test_wrong_relu_networks_get_helpful_messages(lesson):
                    relu_answer([[1.0, 1.0], [2.0, 2.0]], [-1.0, -1.0], [-3.0, 1.0], [0.0]))
     assert "W2 must have shape (1, 2), got shape (2,)" in text
     text = failure(lesson, "test_xor_relu_params", "def xor_relu_params():\n    return 1, 2\n")
-    assert "must return a tuple (W1, b1, W2, b2)" in text
+    assert "must return the four values (W1, b1, W2, b2)" in text
 
 
 def test_a_random_relu_network_fails_the_hidden_check(lesson):
