@@ -6,7 +6,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from notebooks import ROOT, solution
+from notebooks import ROOT, run_test_cell, solution
 
 from coursekit.grading import record, sandbox
 from coursekit.grading.judge import Check, Trial, compare, judge_question, static_delegation
@@ -511,8 +511,6 @@ def as_list(function):
 def test_several_values_returned_as_a_list_pass_the_notebook_and_the_grader_alike(assignment, grade_id,
                                                                                    function, monkeypatch,
                                                                                    tmp_path):
-    from notebooks import run_test_cell
-
     reference = solution(assignment)[function]
     run_test_cell(assignment, grade_id, {function: as_list(reference)})  # raises if it fails
     result = judged(assignment, grade_id, {function: reference}, {function: as_list(reference)}, monkeypatch,
