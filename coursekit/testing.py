@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Case", "check_function", "check_value", "CheckFailure"]
+__all__ = ["Case", "check_function", "check_value", "unpack", "CheckFailure"]
 
 
 class CheckFailure(AssertionError):
@@ -123,7 +123,7 @@ def check_function(
     cases : sequence of Case
     outputs : sequence of str, optional
         Names of the values ``func`` returns, when it returns several (e.g. ``("w", "b")``): a
-        tuple of them, or a list, as the grader takes either.
+        tuple of them, or a list (see :func:`unpack`).
     quiet : bool
         Print nothing for passing cases.
 
@@ -159,14 +159,51 @@ def check_function(
         )
 
 
+#: Counts as words, for messages such as "must return the two values (w, b)".
+_COUNTS = ("no", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
+
+
+def unpack(result, names: Sequence[str], where: str) -> tuple:
+    """The values a function returned, once they are checked to be as many as ``names``.
+
+    A function that returns several values may give them as a tuple (``return w, b``) or as a
+    list, here and in the grader alike. Anything else is refused, one array holding them all
+    included: it stands for one value.
+
+    Parameters
+    ----------
+    result : object
+        What the function returned.
+    names : sequence of str
+        The values' names, in order, e.g. ``("loss", "grads")``.
+    where : str
+        Starts the message, e.g. ``"two_layer_grads"``.
+
+    Returns
+    -------
+    tuple
+        The values, in order; ``len(names)`` of them.
+
+    Raises
+    ------
+    CheckFailure
+        ``"<where>: must return the two values (loss, grads), got ..."``.
+    """
+    if isinstance(result, (tuple, list)) and len(result) == len(names):
+        return tuple(result)
+    count = _COUNTS[len(names)] if len(names) < len(_COUNTS) else str(len(names))
+    if isinstance(result, (tuple, list)):
+        got = f"{len(result)} values in a {type(result).__name__}"
+    else:
+        got = _describe(result)
+    raise CheckFailure(f"{where}: must return the {count} values ({', '.join(names)}), got {got}")
+
+
 def _check_outputs(got, expected, outputs, where, rtol, atol) -> None:
     if outputs is None:
         check_value(got, expected, where, rtol, atol)
         return
-    if not isinstance(got, (tuple, list)) or len(got) != len(outputs):
-        raise CheckFailure(
-            f"{where}: expected {len(outputs)} values ({', '.join(outputs)}), got {_describe(got)}"
-        )
+    got = unpack(got, outputs, where)
     for label, g, e in zip(outputs, got, expected, strict=True):
         check_value(g, e, f"{where}, output {label!r}", rtol, atol)
 

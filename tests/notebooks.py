@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import io
 import subprocess
 from pathlib import Path
 
@@ -33,11 +35,21 @@ def solution(assignment: str) -> dict:
 
 def run_test_cell(assignment: str, grade_id: str, answers: dict) -> None:
     """Run the instructor notebook's test cell ``grade_id`` (hidden tests included) with ``answers``
-    (function name -> function) in place of the notebook's own."""
+    (function name -> function) in place of the notebook's own.
+
+    The test cells before it run first, quietly and with the notebook's own functions, as a test
+    cell may use what an earlier one defines (lesson 4's Exercise 4.3 reuses 4.2's cases).
+    """
     path = next((ROOT / "solutions" / assignment).glob("*.ipynb"))
-    cell = next(c for c in nbformat.read(path, as_version=4).cells
-                if c.metadata.get("nbgrader", {}).get("grade_id") == grade_id)
-    exec(compile(code_of(cell), path.name, "exec"), {**solution(assignment), **answers})
+    cells = nbformat.read(path, as_version=4).cells
+    tests = [c for c in cells if c.metadata.get("nbgrader", {}).get("grade")]
+    order = [c.metadata.nbgrader.grade_id for c in tests]
+    namespace = dict(solution(assignment))
+    with contextlib.redirect_stdout(io.StringIO()):
+        for cell in tests[:order.index(grade_id)]:
+            exec(compile(code_of(cell), path.name, "exec"), namespace)
+    namespace.update(answers)
+    exec(compile(code_of(tests[order.index(grade_id)]), path.name, "exec"), namespace)
 
 
 def lesson_of(solution: Path) -> Path:

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from notebooks import run_test_cell, solution
 
-from coursekit.testing import Case, CheckFailure, check_function
+from coursekit.testing import Case, CheckFailure, check_function, unpack
 
 
 def test_a_list_of_caches_popped_empty_is_a_changed_input():
@@ -33,6 +33,33 @@ def test_inputs_left_alone_pass_nans_included():
 
     case = Case("with a nan", ([np.array([1.0, np.nan]), np.array([3])],), 4.0)
     check_function(total, [case], quiet=True)
+
+
+def test_several_values_come_as_a_tuple_or_a_list_and_nothing_else():
+    W, b = np.ones((2, 2)), np.zeros(2)
+    for result in ((W, b), [W, b]):
+        got = unpack(result, ("W", "b"), "layer")
+        assert type(got) is tuple and got[0] is W and got[1] is b
+    refused = [
+        ((W, b, 1.0), "got 3 values in a tuple"),
+        ([W], "got 1 values in a list"),
+        (np.array([1.0, 2.0]), "got array [1., 2.] (shape (2,), dtype float64)"),  # one value, not two
+        (None, "got None (NoneType)"),
+    ]
+    for result, got in refused:
+        with pytest.raises(CheckFailure) as failure:
+            unpack(result, ("W", "b"), "layer")
+        assert str(failure.value) == f"layer: must return the two values (W, b), {got}"
+    with pytest.raises(CheckFailure, match=r"must return the 12 values \(v0, "):
+        unpack((), [f"v{i}" for i in range(12)], "many")
+
+
+def test_check_function_takes_several_values_by_the_same_rule():
+    cases = [Case("one case", (), (1.0, 2.0))]
+    check_function(lambda: [1.0, 2.0], cases, outputs=("x", "y"), quiet=True)
+    message = r"case 'one case': must return the two values \(x, y\), got array"
+    with pytest.raises(CheckFailure, match=message):
+        check_function(lambda: np.array([1.0, 2.0]), cases, outputs=("x", "y"), quiet=True)
 
 
 def test_lesson_4s_checks_catch_a_changed_params_dict():

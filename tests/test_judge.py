@@ -10,6 +10,7 @@ from notebooks import ROOT, run_test_cell, solution
 
 from coursekit.grading import record, sandbox
 from coursekit.grading.judge import Check, Trial, compare, judge_question, static_delegation
+from coursekit.testing import Case, CheckFailure, check_function
 
 
 def roundtrip(value, tmp_path):
@@ -114,14 +115,12 @@ def test_numbers_in_an_array_answer_a_list_of_numbers_and_booleans_no_integer_ar
 
 
 def test_several_values_returned_in_one_array_fail_as_in_the_notebooks():
-    from coursekit.testing import Case, CheckFailure, check_function
-
     def add_backward(dout, x, y):  # (dx, dy) as one array
         return np.array([dout, dout])
 
     assert "expected 2 values, got array shape (2,)" in compare(add_backward(2.0, 6.0, 5.0), (2.0, 2.0),
                                                                 "output", 1e-9, 0)
-    with pytest.raises(CheckFailure, match=r"expected 2 values \(dx, dy\), got array"):
+    with pytest.raises(CheckFailure, match=r"must return the two values \(dx, dy\), got array"):
         check_function(add_backward, [Case("add", (2.0, 6.0, 5.0), (2.0, 2.0))], outputs=("dx", "dy"),
                        quiet=True)
 
@@ -192,6 +191,20 @@ def test_xor_parameters_as_nested_lists_earn_their_points(monkeypatch, tmp_path)
         result = judged("02-xor", "test_xor_relu_params", {}, {"xor_relu_params": answer},
                         monkeypatch, tmp_path)
         assert result.score == points, result.failures
+
+
+def test_xor_parameters_too_few_get_the_notebooks_message_from_the_grader(monkeypatch, tmp_path):
+    def two_values():
+        return [[1, -1], [-1, 1]], [0, 0]
+
+    result = judged("02-xor", "test_xor_relu_params", {}, {"xor_relu_params": two_values},
+                    monkeypatch, tmp_path)
+    assert result.score == 0.0
+    with pytest.raises(CheckFailure) as notebook:
+        run_test_cell("02-xor", "test_xor_relu_params", {"xor_relu_params": two_values})
+    message = "xor_relu_params(): must return the four values (W1, b1, W2, b2), got 2 values in a tuple"
+    assert message in str(notebook.value)
+    assert {f.message for f in result.failures} == {message}
 
 
 def test_a_right_training_loop_passes_whatever_its_random_draws():

@@ -3,6 +3,7 @@
 import numpy as np
 
 from coursekit.grading.judge import Check, Trial
+from coursekit.testing import CheckFailure, unpack
 
 XOR_INPUTS = np.array([[0.0, 0.0], [0.0, 1.0], [1.0, 0.0], [1.0, 1.0]])
 XOR_LABELS = np.array([0, 1, 1, 0])
@@ -39,8 +40,10 @@ def same_answer_twice(trials, outputs):
 
 def relu_verdict(trial, output):
     """Right when the 2-2-1 ReLU network computes XOR with a clear margin on the four points."""
-    if not isinstance(output, (tuple, list)) or len(output) != 4:
-        return "xor_relu_params() must return the four values (W1, b1, W2, b2)"
+    try:  # the notebook's own rule for several values, and its message
+        output = unpack(output, ("W1", "b1", "W2", "b2"), "xor_relu_params()")
+    except CheckFailure as failure:
+        return str(failure)
     shapes = [(2, 2), (2,), (1, 2), (1,)]
     params = []
     for name, p, shape in zip(["W1", "b1", "W2", "b2"], output, shapes, strict=True):
