@@ -493,6 +493,29 @@ def test_a_canvas_roster_finds_submissions_by_user_id(tmp_path):
     assert by["roejohn"].notes == ["not on the roster"]
 
 
+def test_a_roster_id_that_is_another_students_user_id_does_not_take_their_work(tmp_path):
+    # The roster's ids are the university's numbers; 222 is Ann Lee's, and also John Roe's user id
+    # on Canvas. Its names tell the two apart; without them, the id is all there is to go on.
+    archive = make_zip(tmp_path / "c.zip", [
+        ("doejane_111_5_perceptron.ipynb", NOTEBOOK, MAY_1),
+        ("roejohn_222_6_perceptron.ipynb", NOTEBOOK, MAY_1),
+    ])
+    roster = tmp_path / "r.csv"
+    roster.write_text('name,student_id\n"Lee, Ann",222\n"Doe, Jane",111\n')
+    subs, _ = collect(archive, ["perceptron"], workdir=tmp_path / "w", roster=roster)
+    by = {s.student: s for s in subs}
+    assert sorted(by) == ["111", "222", "roejohn"]
+    note = "the roster's id 222 (Lee, Ann) is the LMS user id of the submission roejohn, under another name"
+    assert by["222"].failures == {"perceptron": "no submission handed in"} and note in by["222"].notes[0]
+    assert by["roejohn"].failures == {} and note in by["roejohn"].notes[0]
+    assert by["roejohn"].notes[1] == "not on the roster"
+    assert by["111"].failures == {} and by["111"].notes == ["handed in as doejane"]
+    roster.write_text("student_id\n222\n111\n")
+    subs, _ = collect(archive, ["perceptron"], workdir=tmp_path / "v", roster=roster)
+    by = {s.student: s for s in subs}
+    assert sorted(by) == ["111", "222"] and by["222"].notes == ["handed in as roejohn"]
+
+
 def test_a_roster_id_finds_a_folder_in_another_case(tmp_path):
     write_nb(tmp_path / "subs" / "Erin" / "perceptron.ipynb")
     roster = tmp_path / "r.csv"

@@ -67,6 +67,8 @@ MAX_TOTAL_BYTES = 200 * MB
 MAX_ENTRY_BYTES = 50 * MB
 MAX_ENTRIES = 10_000
 ROSTER_COLUMNS = ("student_id", "id", "username")
+#: A roster's column of names (Canvas's gradebook export has "Student"), read if it is there.
+ROSTER_NAME_COLUMNS = ("student", "name")
 _CHUNK = MB
 
 
@@ -161,6 +163,8 @@ def collect(
         in"; students not on it are still graded, with the note "not on the roster". A roster id
         also finds a submission whose id differs only in case, or, in a zip, whose LMS user id
         (the ``user_id`` or ``participant_id`` group) it is; that submission takes the roster's id.
+        A user id is not matched if the roster has a name column (``Student`` or ``name``) that
+        names someone else there: both are kept apart, with a note saying why.
     max_total_bytes, max_entry_bytes, max_entries : int
         For a zip: caps on the bytes extracted in all, per entry, and on the entries read.
 
@@ -183,7 +187,7 @@ def collect(
     due = _check_due(due, tz)
     check_submissions(submissions)
     root = Path(submissions)
-    lms_ids: dict[str, str] = {}
+    lms_ids: dict[str, tuple[str, str]] = {}
     if root.is_dir():
         found, skipped = _collect_folder(root, notebook_names)
     else:
@@ -206,7 +210,7 @@ def collect(
         for submission in found.values():
             _mark_lateness(submission, due)
     if roster is not None:
-        found = _apply_roster(found, read_roster(roster), notebook_names, lms_ids)
+        found = _apply_roster(found, _read_roster(roster), notebook_names, lms_ids)
     return [found[s] for s in sorted(found)], skipped
 
 
@@ -275,9 +279,9 @@ def normalise_student(name: str) -> str:
 
 def _collect_zip(path: Path, names: list[str], pattern: re.Pattern[str], workdir: str | Path | None,
                  tz: tzinfo, max_total: int, max_entry: int, max_entries: int,
-                 ) -> tuple[dict[str, Submission], list[str], dict[str, str]]:
+                 ) -> tuple[dict[str, Submission], list[str], dict[str, tuple[str, str]]]:
     """The zip's submissions, the entries skipped, and each student's LMS user id (if the pattern
-    gives one)."""
+    gives one) with the name that the zip gives, made into an id."""
     try:
         archive = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError) as error:
@@ -305,7 +309,8 @@ def _collect_zip(path: Path, names: list[str], pattern: re.Pattern[str], workdir
         if student in unzipper.marked_late:
             submission.notes.append(LMS_LATE_NOTE)
         found[student] = submission
-    return found, unzipper.skipped, unzipper.lms_ids
+    lms_users = {student: (lms_id, unzipper.names[student]) for student, lms_id in unzipper.lms_ids.items()}
+    return found, unzipper.skipped, lms_users
 
 
 @dataclass
@@ -326,6 +331,7 @@ class _Unzipper:
     unreadable: dict[str, dict[str, str]] = field(default_factory=dict)  # student -> stem -> why
     owners: dict[str, str] = field(default_factory=dict)  # student id -> whose: LMS id, or name
     lms_ids: dict[str, str] = field(default_factory=dict)  # student id -> the LMS's user id
+    names: dict[str, str] = field(default_factory=dict)  # student id -> the name, normalised
     shared_names: set[str] = field(default_factory=set)  # ids that the names of several users give
     marked_late: set[str] = field(default_factory=set)
     skipped: list[str] = field(default_factory=list)
@@ -383,6 +389,7 @@ class _Unzipper:
             return f"{owner!r} and {first_owner!r} both give the id {student!r}; only {first_owner!r} is used"
         if _lms_id(match):
             self.lms_ids[student] = _lms_id(match)
+            self.names[student] = normalise_student(raw)
         files = self.files.setdefault(student, [])  # whatever the file, the student handed something in
         if match.groupdict().get("late"):
             self.marked_late.add(student)
@@ -614,15 +621,21 @@ def read_roster(path: str | Path) -> list[str]:
     """The student ids of a roster CSV, in its order, without repeats or blank ids.
 
     The id column is the first of ``student_id``, ``id``, ``username`` found in the header (compared
-    ignoring case and surrounding spaces); other columns are ignored. An id names a student's
-    folder (in any case) or, in an LMS zip, a user id (Canvas's ``ID`` column) or the name made
-    into an id by :func:`normalise_student`.
+    ignoring case and surrounding spaces). An id names a student's folder (in any case) or, in an
+    LMS zip, a user id (Canvas's ``ID`` column) or the name made into an id by
+    :func:`normalise_student`. A column of names (``Student`` or ``name``), if there is one, guards
+    the matches by user id (see :func:`collect`); other columns are ignored.
 
     Raises
     ------
     IntakeError
         If the file cannot be read, has no id column, or holds an id that is not usable.
     """
+    return list(_read_roster(path))
+
+
+def _read_roster(path: str | Path) -> dict[str, str]:
+    """The roster's ids, in order, each with its name ("" if the roster has no name column)."""
     path = Path(path)
     try:
         text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's export often starts with a BOM
@@ -634,7 +647,8 @@ def read_roster(path: str | Path) -> list[str]:
     if column is None:
         raise IntakeError(f"roster {path} needs a column named {', '.join(ROSTER_COLUMNS)} "
                           f"(its header is {list(reader.fieldnames or [])})")
-    ids: dict[str, None] = {}
+    name_column = next((header[c] for c in ROSTER_NAME_COLUMNS if c in header), None)
+    ids: dict[str, str] = {}
     for row in reader:
         student = (row.get(column) or "").strip()
         if not student:
@@ -642,37 +656,54 @@ def read_roster(path: str | Path) -> list[str]:
         if not usable_id(student):
             raise IntakeError(f"roster {path}, line {reader.line_num}: {student!r} is not a usable "
                               f"student id ({ID_RULE})")
-        ids[student] = None
-    return list(ids)
+        name = (row.get(name_column) or "").strip() if name_column else ""
+        ids.setdefault(student, name)
+    return ids
 
 
-def _apply_roster(found: dict[str, Submission], roster: list[str], names: list[str],
-                  lms_ids: dict[str, str]) -> dict[str, Submission]:
+def _apply_roster(found: dict[str, Submission], roster: dict[str, str], names: list[str],
+                  lms_users: dict[str, tuple[str, str]]) -> dict[str, Submission]:
     """The submissions under the roster's ids, plus an empty one for each absent student.
 
-    A roster id finds its submission by the same id, the same id in another case, or (for a zip)
-    the LMS user id of the submission; the submission then takes the roster's id.
+    ``roster`` maps each id to its name ("" if unknown); ``lms_users`` maps a zip's student ids to
+    their LMS user id and name. A roster id finds its submission by the same id, then by the same
+    id in another case, then (for a zip) by the submission's LMS user id, unless the roster names
+    someone else there; the submission then takes the roster's id.
     """
     result: dict[str, Submission] = {}
     for listed in roster:  # exact ids first, so that a looser match cannot take another's work
         if listed in found:
             result[listed] = found.pop(listed)
-    by_key: dict[str, str] = {}
+    by_name: dict[str, str] = {}
     for student in found:
-        by_key.setdefault(student.casefold(), student)
-    for student, lms_id in lms_ids.items():
-        if student in found:
-            by_key.setdefault(lms_id, student)
+        by_name.setdefault(student.casefold(), student)
+    by_user = {lms_id: student for student, (lms_id, _) in lms_users.items() if student in found}
+    matches: dict[str, Submission] = {}  # roster id -> the submission it finds
+    for listed in roster:  # ids in another case before user ids, which may be numbers of another kind
+        student = by_name.get(listed.casefold())
+        if listed not in result and student is not None and student in found:
+            matches[listed] = found.pop(student)
+    for listed, name in roster.items():
+        student = by_user.get(listed)
+        if listed in result or listed in matches or student not in found:
+            continue
+        if name and normalise_student(name) != lms_users[student][1]:
+            # The roster holds another system's numbers, one of which is someone else's user id.
+            note = (f"the roster's id {listed} ({printable(name)}) is the LMS user id of the "
+                    f"submission {student}, under another name: not matched")
+            found[student].notes.append(note)
+            result[listed] = Submission(listed, failures=dict.fromkeys(names, ABSENT), notes=[note])
+            continue
+        matches[listed] = found.pop(student)
     for listed in roster:
         if listed in result:
             continue
-        student = by_key.get(listed.casefold())
-        if student is None or student not in found:  # absent, or already taken by another id
+        submission = matches.get(listed)
+        if submission is None:
             result[listed] = Submission(listed, failures=dict.fromkeys(names, ABSENT))
             continue
-        submission = found.pop(student)
+        submission.notes.append(f"handed in as {submission.student}")
         submission.student = listed
-        submission.notes.append(f"handed in as {student}")
         result[listed] = submission
     for student, submission in found.items():
         submission.notes.append("not on the roster")
