@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import statistics
 import sys
 from pathlib import Path
@@ -16,6 +18,20 @@ def use_test_helpers() -> None:
     tests = str(ROOT / "tests")
     if tests not in sys.path:
         sys.path.insert(0, tests)
+
+
+def cores() -> str:
+    """The cores the run had and their processor, e.g. "2 cores (AMD EPYC)": a ratio against a
+    library built for other processors (MKL) depends on whose processor it is."""
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"{os.cpu_count()} cores ({model})"
 
 
 def median(values) -> float:

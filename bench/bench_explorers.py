@@ -30,7 +30,7 @@ import traceback
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import median, percentile, save, table  # noqa: E402
+from _common import cores, median, percentile, save, table  # noqa: E402
 
 from coursekit.widgets.playground import PLAY_INTERVAL  # noqa: E402  (ms)
 
@@ -365,7 +365,7 @@ def main() -> None:
     idle_note = "; ".join(f"{name}: {', '.join(names)}" for name, names in idle.items() if names)
     text = [
         f"Explorer latency: slider change -> new PNG in explorer.image, in ms (Agg, dpi 80). "
-        f"{os.cpu_count()} cores shared with other work: load average {load_before:.1f} before, "
+        f"{cores()} shared with other work: load average {load_before:.1f} before, "
         f"{os.getloadavg()[0]:.1f} after; {seconds:.0f} s in all. Two workers, OPENBLAS_NUM_THREADS "
         f"unset (default) and 1, given the same changes in turn.",
         "",

@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import bar_plot, median, save, table, use_test_helpers  # noqa: E402
+from _common import bar_plot, cores, median, save, table, use_test_helpers  # noqa: E402
 
 use_test_helpers()
 import planted_bugs  # noqa: E402
@@ -528,8 +528,8 @@ def main() -> None:
         sections.append(mlp_false_alarms(args))
         sections.append(sensitivity_table(args))
     head = (
-        f"Gradient checking: gradcheck against a full central-difference check, on {os.cpu_count()} "
-        f"cores (load average {load:.1f} at the start; numpy {np.__version__}); "
+        f"Gradient checking: gradcheck against a full central-difference check, on {cores()} "
+        f"(load average {load:.1f} at the start; numpy {np.__version__}); "
         f"{time.perf_counter() - started:.0f} s"
     )
     save("gradcheck", head + "\n\n" + "\n\n".join(sections), keep=not args.quick)

@@ -29,7 +29,7 @@ from pathlib import Path
 import nbformat
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, bar_plot, median, save, table  # noqa: E402
+from _common import ROOT, bar_plot, cores, median, save, table  # noqa: E402
 
 from coursekit.grading.course import Course  # noqa: E402
 from coursekit.grading.demo import _filled, _solution_cells  # noqa: E402
@@ -153,7 +153,7 @@ def main() -> None:
               "speed-up (median)", f"speed-up over {args.rounds} rounds", "same points"]
     bar_plot("grading", assignments, rates, "notebooks per minute")
     verdict = "met" if speedup >= 1.8 and same_scores else "MISSED"
-    save("grading", f"Grading throughput on {os.cpu_count()} cores, {args.students} students, each "
+    save("grading", f"Grading throughput on {cores()}, {args.students} students, each "
          f"handing in every lesson; each grader as a command of its own; median time over "
          f"{args.rounds} rounds per lesson, the graders taking turns to go first\n\n"
          + table(header, rows)

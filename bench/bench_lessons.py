@@ -17,7 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import ROOT, median, save, table, use_test_helpers  # noqa: E402
+from _common import ROOT, cores, median, save, table, use_test_helpers  # noqa: E402
 
 use_test_helpers()
 from notebooks import SOLUTIONS, errors, execute  # noqa: E402
@@ -89,7 +89,7 @@ def main() -> None:
     header = ["notebook", "median (s)", "range (s)", "in cells (s)", "slowest cell (s)", "errors",
               f"target <= {EACH_TARGET_S:.0f} s each, {ALL_TARGET_S:.0f} s all"]
     text = (f"Lesson notebooks executed with nbclient (fresh kernel each, start-up included), median of "
-            f"{runs} run{'s' if runs > 1 else ''}, on {os.cpu_count()} cores shared with other work "
+            f"{runs} run{'s' if runs > 1 else ''}, on {cores()} shared with other work "
             f"(load average {load_before:.1f} before, {os.getloadavg()[0]:.1f} after)\n\n"
             + table(header, rows))
     save("lessons", text, keep=not args.quick)

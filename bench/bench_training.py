@@ -54,7 +54,7 @@ from typing import NamedTuple
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import bar_plot, median, save, table  # noqa: E402
+from _common import bar_plot, cores, median, save, table  # noqa: E402
 
 import coursekit  # noqa: E402
 
@@ -364,7 +364,7 @@ def main() -> None:
     text = (
         "Training step (forward, loss, backward, SGD update): median wall time per step over "
         f"{args.rounds} interleaved rounds, and the median of the per-round ratios; "
-        f"{os.cpu_count()} cores, numpy {np.__version__} ({numpy_blas()}), "
+        f"{cores()}, numpy {np.__version__} ({numpy_blas()}), "
         f"torch {torch.__version__} (MKL)\n\n"
         + table(header, rows)
         + "\n\nTargets (float64):\n\n" + "\n".join(verdicts)
