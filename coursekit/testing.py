@@ -193,7 +193,7 @@ def unpack(result, names: Sequence[str], where: str) -> tuple:
         return tuple(result)
     count = _COUNTS[len(names)] if len(names) < len(_COUNTS) else str(len(names))
     if isinstance(result, (tuple, list)):
-        got = f"{len(result)} values in a {type(result).__name__}"
+        got = f"{len(result)} value{'' if len(result) == 1 else 's'} in a {type(result).__name__}"
     else:
         got = _describe(result)
     raise CheckFailure(f"{where}: must return the {count} values ({', '.join(names)}), got {got}")

@@ -43,13 +43,13 @@ def run_test_cell(assignment: str, grade_id: str, answers: dict) -> None:
     path = next((ROOT / "solutions" / assignment).glob("*.ipynb"))
     cells = nbformat.read(path, as_version=4).cells
     tests = [c for c in cells if c.metadata.get("nbgrader", {}).get("grade")]
-    order = [c.metadata.nbgrader.grade_id for c in tests]
+    index = [c.metadata.nbgrader.grade_id for c in tests].index(grade_id)
     namespace = dict(solution(assignment))
     with contextlib.redirect_stdout(io.StringIO()):
-        for cell in tests[:order.index(grade_id)]:
+        for cell in tests[:index]:
             exec(compile(code_of(cell), path.name, "exec"), namespace)
     namespace.update(answers)
-    exec(compile(code_of(tests[order.index(grade_id)]), path.name, "exec"), namespace)
+    exec(compile(code_of(tests[index]), path.name, "exec"), namespace)
 
 
 def lesson_of(solution: Path) -> Path:

@@ -42,7 +42,7 @@ def test_several_values_come_as_a_tuple_or_a_list_and_nothing_else():
         assert type(got) is tuple and got[0] is W and got[1] is b
     refused = [
         ((W, b, 1.0), "got 3 values in a tuple"),
-        ([W], "got 1 values in a list"),
+        ([W], "got 1 value in a list"),
         (np.array([1.0, 2.0]), "got array [1., 2.] (shape (2,), dtype float64)"),  # one value, not two
         (None, "got None (NoneType)"),
     ]

@@ -187,7 +187,7 @@ def collect(
     due = _check_due(due, tz)
     check_submissions(submissions)
     root = Path(submissions)
-    lms_ids: dict[str, tuple[str, str]] = {}
+    lms_users: dict[str, tuple[str, str]] = {}
     if root.is_dir():
         found, skipped = _collect_folder(root, notebook_names)
     else:
@@ -200,7 +200,7 @@ def collect(
         for name, value in limits.items():
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise ValueError(f"{name} must be a positive int, got {value!r}")
-        found, skipped, lms_ids = _collect_zip(root, notebook_names, check_pattern(pattern), workdir,
+        found, skipped, lms_users = _collect_zip(root, notebook_names, check_pattern(pattern), workdir,
                                                tz, max_total_bytes, max_entry_bytes, max_entries)
     if not found:  # checked before the roster, which would make a class of absentees
         more = f", and {len(skipped) - 1} more" if len(skipped) > 1 else ""
@@ -210,7 +210,7 @@ def collect(
         for submission in found.values():
             _mark_lateness(submission, due)
     if roster is not None:
-        found = _apply_roster(found, _read_roster(roster), notebook_names, lms_ids)
+        found = _apply_roster(found, _read_roster(roster), notebook_names, lms_users)
     return [found[s] for s in sorted(found)], skipped
 
 
@@ -309,8 +309,7 @@ def _collect_zip(path: Path, names: list[str], pattern: re.Pattern[str], workdir
         if student in unzipper.marked_late:
             submission.notes.append(LMS_LATE_NOTE)
         found[student] = submission
-    lms_users = {student: (lms_id, unzipper.names[student]) for student, lms_id in unzipper.lms_ids.items()}
-    return found, unzipper.skipped, lms_users
+    return found, unzipper.skipped, unzipper.lms_users
 
 
 @dataclass
@@ -330,8 +329,8 @@ class _Unzipper:
     ranks: dict[Path, int | datetime | None] = field(default_factory=dict)  # place in hand-in order
     unreadable: dict[str, dict[str, str]] = field(default_factory=dict)  # student -> stem -> why
     owners: dict[str, str] = field(default_factory=dict)  # student id -> whose: LMS id, or name
-    lms_ids: dict[str, str] = field(default_factory=dict)  # student id -> the LMS's user id
-    names: dict[str, str] = field(default_factory=dict)  # student id -> the name, normalised
+    # student id -> the LMS's user id, and the name that the entry gives, normalised
+    lms_users: dict[str, tuple[str, str]] = field(default_factory=dict)
     shared_names: set[str] = field(default_factory=set)  # ids that the names of several users give
     marked_late: set[str] = field(default_factory=set)
     skipped: list[str] = field(default_factory=list)
@@ -388,8 +387,7 @@ class _Unzipper:
         if first_owner != owner:
             return f"{owner!r} and {first_owner!r} both give the id {student!r}; only {first_owner!r} is used"
         if _lms_id(match):
-            self.lms_ids[student] = _lms_id(match)
-            self.names[student] = normalise_student(raw)
+            self.lms_users[student] = (_lms_id(match), normalise_student(raw))
         files = self.files.setdefault(student, [])  # whatever the file, the student handed something in
         if match.groupdict().get("late"):
             self.marked_late.add(student)
